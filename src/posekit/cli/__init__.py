@@ -1,0 +1,1 @@
+"""The ``posekit`` command line."""

@@ -1,0 +1,203 @@
+"""Shards of samples on disk: a deterministic zip format, a manifest, and resumable writing.
+
+A dataset directory holds ``shard-NNNNN.zip`` files and ``manifest.json``. Sample ``i`` of a
+dataset made with seed ``s`` is generated from ``numpy.random.default_rng([s, i])`` alone, so
+the bytes of every shard depend only on (task, seed, size, shard size) — not on how many
+workers or machines wrote them, nor on interruptions. Every file is written to a temporary
+name and renamed, so a killed run never leaves a truncated shard or manifest behind, and
+running the same command again finishes the missing shards only.
+
+Shard layout (a zip with fixed timestamps, deflated): for sample ``k`` of the shard,
+``k.image.png`` (RGB), ``k.<array>.npy`` for every other array of the `Sample`
+(``mask_<name>`` for masks) and ``k.meta.json`` (skeleton name and provenance).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import os
+import zipfile
+from collections.abc import Callable, Iterator
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+
+from posekit.data.sample import Sample
+
+__all__ = [
+    "Manifest",
+    "ShardInfo",
+    "atomic_write_bytes",
+    "read_manifest",
+    "read_shard",
+    "sample_rng",
+    "sha256_file",
+    "shard_bytes",
+]
+
+_ZIP_TIME = (1980, 1, 1, 0, 0, 0)
+MANIFEST = "manifest.json"
+
+
+def sample_rng(seed: int, index: int) -> np.random.Generator:
+    """The random generator of sample ``index`` of a dataset made with ``seed``."""
+    if seed < 0 or index < 0:
+        raise ValueError(f"seed and index must be >= 0, got seed={seed}, index={index}")
+    return np.random.default_rng([seed, index])
+
+
+def atomic_write_bytes(path: str | os.PathLike[str], data: bytes) -> None:
+    """Write ``data`` to ``path`` through a temporary file and a rename (never half-written)."""
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    with open(tmp, "wb") as fh:
+        fh.write(data)
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)
+
+
+def sha256_file(path: str | os.PathLike[str]) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def _npy_bytes(a: np.ndarray) -> bytes:
+    buf = io.BytesIO()
+    np.save(buf, np.ascontiguousarray(a), allow_pickle=False)
+    return buf.getvalue()
+
+
+def _add(zf: zipfile.ZipFile, name: str, data: bytes, compress: bool = True) -> None:
+    info = zipfile.ZipInfo(name, date_time=_ZIP_TIME)
+    info.compress_type = zipfile.ZIP_DEFLATED if compress else zipfile.ZIP_STORED
+    info.external_attr = 0o644 << 16
+    zf.writestr(info, data, compresslevel=6 if compress else None)
+
+
+def shard_bytes(samples: list[Sample]) -> bytes:
+    """Encode samples as one shard (deterministic: same samples → same bytes)."""
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as zf:
+        for k, s in enumerate(samples):
+            for name, arr in s.arrays().items():
+                if name == "image":
+                    ok, png = cv2.imencode(".png", cv2.cvtColor(arr, cv2.COLOR_RGB2BGR))
+                    if not ok:  # pragma: no cover - OpenCV failure
+                        raise RuntimeError("PNG encoding failed")
+                    _add(zf, f"{k}.image.png", png.tobytes(), compress=False)
+                else:
+                    _add(zf, f"{k}.{name}.npy", _npy_bytes(arr))
+            meta = {"skeleton": s.skeleton, "meta": s.meta}
+            _add(zf, f"{k}.meta.json", json.dumps(meta, sort_keys=True).encode())
+    return buf.getvalue()
+
+
+def read_shard(path: str | os.PathLike[str]) -> Iterator[Sample]:
+    """Yield the samples of one shard, in order."""
+    try:
+        zf = zipfile.ZipFile(path)
+    except (zipfile.BadZipFile, OSError) as err:
+        raise ValueError(f"{path}: not a readable posekit shard ({err})") from err
+    with zf:
+        groups: dict[int, dict[str, str]] = {}
+        for name in zf.namelist():
+            k, field_name, _ = name.split(".", 2)
+            groups.setdefault(int(k), {})[field_name] = name
+        for k in sorted(groups):
+            entries = groups[k]
+            meta = json.loads(zf.read(entries.pop("meta")))
+            kwargs: dict[str, Any] = {"skeleton": meta["skeleton"], "meta": meta["meta"]}
+            masks: dict[str, np.ndarray] = {}
+            for field_name, entry in entries.items():
+                raw = zf.read(entry)
+                if field_name == "image":
+                    bgr = cv2.imdecode(np.frombuffer(raw, np.uint8), cv2.IMREAD_COLOR)
+                    kwargs["image"] = cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+                    continue
+                arr = np.load(io.BytesIO(raw), allow_pickle=False)
+                if field_name.startswith("mask_"):
+                    masks[field_name[5:]] = arr
+                else:
+                    kwargs[field_name] = arr
+            yield Sample(masks=masks, **kwargs)
+
+
+@dataclass
+class ShardInfo:
+    """One shard of a dataset: its file, the sample indices it covers and its checksum."""
+
+    index: int
+    file: str
+    first: int
+    count: int
+    sha256: str
+
+
+@dataclass
+class Manifest:
+    """What a dataset directory holds and how it was made."""
+
+    task: str
+    seed: int
+    num: int
+    size: tuple[int, int]
+    shard_size: int
+    options: dict[str, Any] = field(default_factory=dict)
+    shards: list[ShardInfo] = field(default_factory=list)
+    posekit_version: str = ""
+
+    @property
+    def num_shards(self) -> int:
+        return (self.num + self.shard_size - 1) // self.shard_size
+
+    @property
+    def complete(self) -> bool:
+        return sorted(s.index for s in self.shards) == list(range(self.num_shards))
+
+    def shard_range(self, k: int) -> tuple[int, int]:
+        """(first sample index, count) of shard k."""
+        first = k * self.shard_size
+        return first, min(self.shard_size, self.num - first)
+
+    def same_recipe(self, other: Manifest) -> bool:
+        keys = ("task", "seed", "num", "size", "shard_size", "options")
+        return all(getattr(self, k) == getattr(other, k) for k in keys)
+
+    def to_json(self) -> str:
+        d = asdict(self)
+        d["size"] = list(self.size)
+        d["shards"] = sorted(d["shards"], key=lambda s: s["index"])
+        d["complete"] = self.complete
+        d["num_written"] = sum(s.count for s in self.shards)
+        return json.dumps(d, indent=1, sort_keys=True)
+
+    def write(self, directory: str | os.PathLike[str]) -> None:
+        atomic_write_bytes(Path(directory) / MANIFEST, self.to_json().encode())
+
+
+def read_manifest(directory: str | os.PathLike[str]) -> Manifest:
+    """Read ``DIR/manifest.json``; ValueError naming the file and field if it is malformed."""
+    path = Path(directory) / MANIFEST
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: no manifest (is {directory} a posekit dataset?)")
+    try:
+        d = json.loads(path.read_text())
+        d.pop("complete", None)
+        d.pop("num_written", None)
+        d["size"] = tuple(d["size"])
+        d["shards"] = [ShardInfo(**s) for s in d["shards"]]
+        return Manifest(**d)
+    except (json.JSONDecodeError, KeyError, TypeError) as err:
+        raise ValueError(f"{path}: malformed manifest ({err!r})") from err
+
+
+ShardMaker = Callable[[int, int], list[Sample]]

@@ -1,0 +1,32 @@
+"""Keypoint layouts: the `Skeleton` dataclass and one module per named layout.
+
+Layouts: coco17, mpii16, lsp14, h36m17, smpl24, hand21, nyu14. Joints are root-first with
+parents before children; datasets whose files use another order carry ``native_joints``.
+"""
+
+from __future__ import annotations
+
+from posekit.skeletons.coco17 import COCO17
+from posekit.skeletons.h36m17 import H36M17
+from posekit.skeletons.hand21 import HAND21, NYU14, NYU14_FROM_36
+from posekit.skeletons.lsp14 import LSP14
+from posekit.skeletons.mpii16 import MPII16
+from posekit.skeletons.registry import get_skeleton, joint_map, list_skeletons, register_skeleton
+from posekit.skeletons.skeleton import Skeleton
+from posekit.skeletons.smpl24 import SMPL24
+
+__all__ = [
+    "COCO17",
+    "H36M17",
+    "HAND21",
+    "LSP14",
+    "MPII16",
+    "NYU14",
+    "NYU14_FROM_36",
+    "SMPL24",
+    "Skeleton",
+    "get_skeleton",
+    "joint_map",
+    "list_skeletons",
+    "register_skeleton",
+]

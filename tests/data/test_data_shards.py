@@ -1,0 +1,102 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from posekit.data.sample import Sample
+from posekit.data.synthetic.shards import (
+    Manifest,
+    ShardInfo,
+    atomic_write_bytes,
+    read_manifest,
+    read_shard,
+    sample_rng,
+    shard_bytes,
+)
+
+
+def _sample(rng: np.random.Generator, people: int) -> Sample:
+    J = 17
+    return Sample(
+        image=rng.integers(0, 256, size=(32, 40, 3), dtype=np.uint8),
+        keypoints2d=rng.uniform(0, 32, size=(people, J, 2)).astype(np.float32),
+        visibility=rng.uniform(size=(people, J)) > 0.3,
+        joints3d=rng.normal(size=(people, J, 3)).astype(np.float32),
+        K=np.eye(3, dtype=np.float32),
+        bbox=rng.uniform(0, 32, size=(people, 4)).astype(np.float32),
+        skeleton="h36m17",
+        masks={"instance": rng.integers(-1, people, size=(32, 40)).astype(np.int16)},
+        meta={"index": int(rng.integers(1000))},
+    )
+
+
+def test_sample_validation_names_the_field() -> None:
+    rng = np.random.default_rng(0)
+    s = _sample(rng, 2)
+    with pytest.raises(ValueError, match=r"visibility: expected \(P, J\) with P=2, J=17"):
+        Sample(keypoints2d=s.keypoints2d, visibility=s.visibility[:, :16], skeleton="h36m17")
+    with pytest.raises(ValueError, match="image: expected dtype uint8"):
+        Sample(
+            keypoints2d=s.keypoints2d,
+            visibility=s.visibility,
+            skeleton="h36m17",
+            image=s.image.astype(np.float32),
+        )
+    with pytest.raises(ValueError, match=r"masks\['instance'\]: expected \(H, W\)"):
+        Sample(
+            keypoints2d=s.keypoints2d,
+            visibility=s.visibility,
+            skeleton="h36m17",
+            image=s.image,
+            masks={"instance": s.masks["instance"][:5]},
+        )
+
+
+def test_shard_round_trip_and_determinism(tmp_path: Path) -> None:
+    samples = [_sample(sample_rng(7, i), people=1 + i % 3) for i in range(5)]
+    data = shard_bytes(samples)
+    assert data == shard_bytes([_sample(sample_rng(7, i), people=1 + i % 3) for i in range(5)])
+    path = tmp_path / "shard-00000.zip"
+    atomic_write_bytes(path, data)
+    back = list(read_shard(path))
+    assert len(back) == 5
+    for a, b in zip(samples, back):
+        assert a.skeleton == b.skeleton and a.meta == b.meta
+        for name, arr in a.arrays().items():
+            np.testing.assert_array_equal(arr, b.arrays()[name], err_msg=name)
+    assert not list(tmp_path.glob("*.tmp"))
+
+
+def test_corrupt_shard_is_named(tmp_path: Path) -> None:
+    bad = tmp_path / "shard-00001.zip"
+    bad.write_bytes(b"not a zip")
+    with pytest.raises(ValueError, match="shard-00001.zip: not a readable posekit shard"):
+        list(read_shard(bad))
+
+
+def test_sample_rng_is_per_index() -> None:
+    a = sample_rng(3, 10).integers(1 << 30, size=4)
+    b = sample_rng(3, 10).integers(1 << 30, size=4)
+    c = sample_rng(3, 11).integers(1 << 30, size=4)
+    np.testing.assert_array_equal(a, b)
+    assert not np.array_equal(a, c)
+    with pytest.raises(ValueError):
+        sample_rng(-1, 0)
+
+
+def test_manifest_round_trip_and_malformed(tmp_path: Path) -> None:
+    m = Manifest(task="body", seed=1, num=10, size=(64, 64), shard_size=4)
+    assert m.num_shards == 3 and not m.complete
+    assert m.shard_range(2) == (8, 2)
+    m.shards = [ShardInfo(k, f"shard-{k:05d}.zip", *m.shard_range(k), "x") for k in range(3)]
+    assert m.complete
+    m.write(tmp_path)
+    back = read_manifest(tmp_path)
+    assert back == m and back.same_recipe(m)
+    (tmp_path / "manifest.json").write_text("{broken")
+    with pytest.raises(ValueError, match="manifest.json: malformed manifest"):
+        read_manifest(tmp_path)
+    with pytest.raises(FileNotFoundError, match="no manifest"):
+        read_manifest(tmp_path / "nowhere")
