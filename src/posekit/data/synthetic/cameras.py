@@ -12,10 +12,12 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
+import torch
 
 from posekit._checks import check_shape
+from posekit.geometry.camera import project
 
-__all__ = ["CameraSampler", "CameraSample", "look_at", "project_points"]
+__all__ = ["CameraSample", "CameraSampler", "look_at", "project_points"]
 
 
 @dataclass(frozen=True)
@@ -57,10 +59,12 @@ def look_at(eye: np.ndarray, target: np.ndarray, up: np.ndarray | None = None) -
 
 
 def project_points(points_cam: np.ndarray, K: np.ndarray) -> np.ndarray:
-    """Pinhole projection (..., 3) camera metres → (..., 2) pixels (numpy, no distortion)."""
+    """`posekit.geometry.project` for numpy arrays: (..., 3) camera metres → (..., 2) px."""
     check_shape(points_cam, "points_cam", "... 3")
-    uvw = points_cam @ K.T
-    return uvw[..., :2] / uvw[..., 2:3]
+    pts = torch.from_numpy(np.asarray(points_cam, dtype=np.float64))
+    return project(pts[..., None, :], torch.from_numpy(np.asarray(K, np.float64)))[
+        ..., 0, :
+    ].numpy()
 
 
 @dataclass(frozen=True)
@@ -103,7 +107,9 @@ class CameraSampler:
         radius = 0.5 * float(np.linalg.norm(hi - lo))
         az = math.radians(rng.uniform(*self.azimuth_deg))
         el = math.radians(rng.uniform(*self.elevation_deg))
-        direction = np.array([math.cos(el) * math.cos(az), math.cos(el) * math.sin(az), math.sin(el)])
+        direction = np.array(
+            [math.cos(el) * math.cos(az), math.cos(el) * math.sin(az), math.sin(el)]
+        )
         roll = math.radians(rng.uniform(-self.roll_deg, self.roll_deg))
         fill = rng.uniform(*self.fill)
 
