@@ -50,3 +50,17 @@ def test_console_script_runs() -> None:
     res = subprocess.run(exe, capture_output=True, text=True, check=False)
     assert res.returncode == 0, res.stderr
     assert "posekit" in res.stdout
+
+
+def test_demo_runs_and_pa_mpjpe_sees_through_similarity(capsys: pytest.CaptureFixture[str]) -> None:
+    import torch
+
+    from posekit.cli.demo import _metrics_table
+
+    assert main(["demo", "--num", "340"]) == 0
+    out = capsys.readouterr().out
+    assert "PA-MPJPE" in out and "heatmap2d" in out
+    rows = _metrics_table(500, torch.Generator().manual_seed(0))
+    (_, plain), (_, similar) = rows[0], rows[1]
+    assert similar["pa_mpjpe_mm"] == pytest.approx(plain["pa_mpjpe_mm"], rel=1e-9)
+    assert similar["mpjpe_mm"] > 3 * plain["mpjpe_mm"]

@@ -1,0 +1,170 @@
+"""Write a synthetic dataset as shards, in parallel, resumably.
+
+``synthesize(out, task, num, seed, ...)`` fills ``out`` with ``shard-NNNNN.zip`` files and a
+``manifest.json``. Shard ``k`` holds samples ``[k * shard_size, (k + 1) * shard_size)``; each
+sample draws only from ``sample_rng(seed, index)``, so shards are identical whichever worker,
+process or machine writes them. Use ``shards=(a, b)`` to write only shards ``a..b-1`` (e.g.
+one range per machine into a shared directory; the manifest then lists what is present).
+
+A run killed at any point is finished by running the same command again: complete shards are
+checked against their checksum and kept, temporary files are removed, missing shards are made.
+"""
+
+from __future__ import annotations
+
+import multiprocessing as mp
+import os
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from tqdm import tqdm
+
+from posekit import __version__
+from posekit.data.sample import Sample
+from posekit.data.synthetic.shards import (
+    MANIFEST,
+    Manifest,
+    ShardInfo,
+    atomic_write_bytes,
+    read_manifest,
+    sample_rng,
+    sha256_file,
+    shard_bytes,
+)
+
+__all__ = ["GENERATORS", "make_generator", "synthesize"]
+
+# task name → "module:factory"; factory(size=(H, W), **options) returns a callable
+# (index, rng) -> Sample. Imported lazily so workers only load what their task needs.
+GENERATORS: dict[str, str] = {
+    "body": "posekit.data.synthetic.generate:BodySceneGenerator",
+    "hand": "posekit.data.synthetic.generate:HandDepthGenerator",
+}
+
+SampleFn = Callable[[int, Any], Sample]
+
+
+def make_generator(task: str, size: tuple[int, int], options: dict[str, Any]) -> SampleFn:
+    """The sample function of a task (``body`` or ``hand``)."""
+    if task not in GENERATORS:
+        raise ValueError(f"task: expected one of {sorted(GENERATORS)}, got {task!r}")
+    module_name, attr = GENERATORS[task].split(":")
+    module = __import__(module_name, fromlist=[attr])
+    return getattr(module, attr)(size=size, **options)
+
+
+_worker_fn: SampleFn | None = None
+
+
+def _init_worker(
+    task: str, size: tuple[int, int], options: dict[str, Any], one_thread: bool = True
+) -> None:
+    global _worker_fn
+    if one_thread:  # K worker processes share the cores: one torch thread each
+        import torch
+
+        torch.set_num_threads(1)
+    _worker_fn = make_generator(task, size, options)
+
+
+def _make_shard(args: tuple[str, int, int, int, int]) -> tuple[int, str, int]:
+    out, k, first, count, seed = args
+    assert _worker_fn is not None
+    samples = [_worker_fn(i, sample_rng(seed, i)) for i in range(first, first + count)]
+    path = Path(out) / f"shard-{k:05d}.zip"
+    atomic_write_bytes(path, shard_bytes(samples))
+    return k, path.name, count
+
+
+def synthesize(
+    out: str | os.PathLike[str],
+    task: str,
+    num: int,
+    seed: int,
+    size: tuple[int, int] = (256, 256),
+    shard_size: int = 256,
+    workers: int = 1,
+    shards: tuple[int, int] | None = None,
+    options: dict[str, Any] | None = None,
+    progress: bool = True,
+) -> Manifest:
+    """Generate ``num`` samples of ``task`` into ``out``; returns the manifest written.
+
+    Raises:
+        ValueError: bad arguments, or ``out`` already holds a dataset made another way.
+    """
+    if num <= 0 or shard_size <= 0 or workers <= 0:
+        raise ValueError(
+            f"num, shard_size and workers must be positive, got {num}, {shard_size}, {workers}"
+        )
+    if task not in GENERATORS:
+        raise ValueError(f"task: expected one of {sorted(GENERATORS)}, got {task!r}")
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    recipe = Manifest(
+        task=task,
+        seed=seed,
+        num=num,
+        size=(int(size[0]), int(size[1])),
+        shard_size=shard_size,
+        options=dict(options or {}),
+        posekit_version=__version__,
+    )
+    if (out / MANIFEST).exists():
+        old = read_manifest(out)
+        if not old.same_recipe(recipe):
+            raise ValueError(
+                f"{out} already holds a different dataset (task={old.task}, seed={old.seed}, "
+                f"num={old.num}, size={old.size}, shard_size={old.shard_size}); use another "
+                "--out or remove it"
+            )
+        recipe.shards = [
+            s
+            for s in old.shards
+            if (out / s.file).is_file() and sha256_file(out / s.file) == s.sha256
+        ]
+    for tmp in out.glob(".*.tmp"):
+        tmp.unlink()
+    done = {s.index for s in recipe.shards}
+    # A shard renamed into place just before a kill, but not yet in the manifest: its bytes
+    # are complete (rename is atomic); record it.
+    for k in range(recipe.num_shards):
+        path = out / f"shard-{k:05d}.zip"
+        if k not in done and path.is_file():
+            first, count = recipe.shard_range(k)
+            recipe.shards.append(ShardInfo(k, path.name, first, count, sha256_file(path)))
+            done.add(k)
+    a, b = (0, recipe.num_shards) if shards is None else shards
+    if not 0 <= a < b <= recipe.num_shards:
+        raise ValueError(f"shards: expected a range within 0..{recipe.num_shards}, got {a}:{b}")
+    todo = [(str(out), k, *recipe.shard_range(k), seed) for k in range(a, b) if k not in done]
+    recipe.write(out)
+    bar = tqdm(
+        total=sum(t[3] for t in todo),
+        desc=f"synth {task}",
+        unit="sample",
+        disable=not progress,
+        dynamic_ncols=True,
+    )
+    opts = recipe.options
+    if workers == 1 or len(todo) <= 1:
+        _init_worker(task, recipe.size, opts, one_thread=False)
+        results = map(_make_shard, todo)
+        pool = None
+    else:
+        pool = mp.get_context("spawn").Pool(
+            min(workers, len(todo)), initializer=_init_worker, initargs=(task, recipe.size, opts)
+        )
+        results = pool.imap_unordered(_make_shard, todo)
+    try:
+        for k, name, count in results:
+            first, _ = recipe.shard_range(k)
+            recipe.shards.append(ShardInfo(k, name, first, count, sha256_file(out / name)))
+            recipe.write(out)  # after every shard, so a kill loses at most the shards in flight
+            bar.update(count)
+    finally:
+        bar.close()
+        if pool is not None:
+            pool.terminate()
+    return recipe
