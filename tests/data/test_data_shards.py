@@ -72,7 +72,7 @@ def test_shard_round_trip_and_determinism(tmp_path: Path) -> None:
 def test_corrupt_shard_is_named(tmp_path: Path) -> None:
     bad = tmp_path / "shard-00001.zip"
     bad.write_bytes(b"not a zip")
-    with pytest.raises(ValueError, match="shard-00001.zip: not a readable posekit shard"):
+    with pytest.raises(ValueError, match=r"shard-00001\.zip: not a readable posekit shard"):
         list(read_shard(bad))
 
 
@@ -96,7 +96,7 @@ def test_manifest_round_trip_and_malformed(tmp_path: Path) -> None:
     back = read_manifest(tmp_path)
     assert back == m and back.same_recipe(m)
     (tmp_path / "manifest.json").write_text("{broken")
-    with pytest.raises(ValueError, match="manifest.json: malformed manifest"):
+    with pytest.raises(ValueError, match=r"manifest\.json: malformed manifest"):
         read_manifest(tmp_path)
     with pytest.raises(FileNotFoundError, match="no manifest"):
         read_manifest(tmp_path / "nowhere")

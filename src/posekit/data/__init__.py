@@ -1,0 +1,1 @@
+"""Data: the sample structure, the synthetic engine, dataset readers and transforms."""

@@ -1,0 +1,1 @@
+"""Synthetic data engine: bodies, poses, cameras, rendering, occluders, writers."""
