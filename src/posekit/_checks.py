@@ -40,9 +40,7 @@ def _spec_text(tokens: Sequence[str]) -> str:
     return f"({inner},)" if len(tokens) == 1 and tokens[0] != "..." else f"({inner})"
 
 
-def check_shape(
-    x: Any, name: str, spec: str, dims: dict[str, int] | None = None
-) -> dict[str, int]:
+def check_shape(x: Any, name: str, spec: str, dims: dict[str, int] | None = None) -> dict[str, int]:
     """Check that ``x`` has the shape described by ``spec``; return the bound symbols.
 
     Args:

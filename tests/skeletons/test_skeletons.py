@@ -40,6 +40,7 @@ def test_counts_and_registry() -> None:
         "lsp14": 14,
         "h36m17": 17,
         "smpl24": 24,
+        "anny24": 24,
         "hand21": 21,
         "nyu14": 14,
     }

@@ -1,11 +1,12 @@
 """Keypoint layouts: the `Skeleton` dataclass and one module per named layout.
 
-Layouts: coco17, mpii16, lsp14, h36m17, smpl24, hand21, nyu14. Joints are root-first with
+Layouts: coco17, mpii16, lsp14, h36m17, smpl24, anny24, hand21, nyu14. Joints are root-first with
 parents before children; datasets whose files use another order carry ``native_joints``.
 """
 
 from __future__ import annotations
 
+from posekit.skeletons.anny import ANNY24
 from posekit.skeletons.coco17 import COCO17
 from posekit.skeletons.h36m17 import H36M17
 from posekit.skeletons.hand21 import HAND21, NYU14, NYU14_FROM_36
@@ -16,6 +17,7 @@ from posekit.skeletons.skeleton import Skeleton
 from posekit.skeletons.smpl24 import SMPL24
 
 __all__ = [
+    "ANNY24",
     "COCO17",
     "H36M17",
     "HAND21",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from posekit.skeletons.anny import ANNY24
 from posekit.skeletons.coco17 import COCO17
 from posekit.skeletons.h36m17 import H36M17
 from posekit.skeletons.hand21 import HAND21, NYU14
@@ -13,7 +14,7 @@ from posekit.skeletons.smpl24 import SMPL24
 __all__ = ["get_skeleton", "joint_map", "list_skeletons", "register_skeleton"]
 
 _SKELETONS: dict[str, Skeleton] = {
-    s.name: s for s in (COCO17, MPII16, LSP14, H36M17, SMPL24, HAND21, NYU14)
+    s.name: s for s in (COCO17, MPII16, LSP14, H36M17, SMPL24, ANNY24, HAND21, NYU14)
 }
 
 

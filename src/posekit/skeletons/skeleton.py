@@ -66,9 +66,7 @@ class Skeleton:
                 self, "limbs", tuple((p, j) for j, p in enumerate(self.parents) if p >= 0)
             )
         if self.native_joints is not None and sorted(self.native_joints) != sorted(self.joints):
-            raise ValueError(
-                f"skeleton {self.name}: native_joints must be a permutation of joints"
-            )
+            raise ValueError(f"skeleton {self.name}: native_joints must be a permutation of joints")
         self._index.update({n: i for i, n in enumerate(self.joints)})
 
     @property
@@ -131,7 +129,7 @@ class Skeleton:
         return [self.native_joints.index(n) for n in self.joints]
 
     def from_native(self, x: ArrayT, axis: int = -2) -> ArrayT:
-        """Reorder an array whose joint axis follows ``native_joints`` into this skeleton's order."""
+        """Reorder an array in the dataset's native joint order into this skeleton's order."""
         perm = self._native_perm()
         return _take(x, perm, axis)
 

@@ -1,0 +1,31 @@
+"""Session-wide anny models for the body tests (built once; anny caches its data on disk)."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+
+@pytest.fixture(scope="session")
+def anny_body():
+    """`AnnyBody` in float32 (the first build on a machine takes ~40 s, later ones ~0.4 s)."""
+    pytest.importorskip("anny", reason="the anny body tests need the 'anny' package")
+    from posekit.body import AnnyBody
+
+    return AnnyBody()
+
+
+@pytest.fixture(scope="session")
+def anny_body64(anny_body):
+    """`AnnyBody` in float64, for exact comparisons and the landmark rule."""
+    from posekit.body import AnnyBody
+
+    return AnnyBody(dtype=torch.float64)
+
+
+@pytest.fixture(scope="session")
+def anny_hand(anny_body):
+    """The right `AnnyHand` in float64 (built after the body, from its cached source data)."""
+    from posekit.body.hand import AnnyHand
+
+    return AnnyHand("R", dtype=torch.float64)
