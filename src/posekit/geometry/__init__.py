@@ -29,6 +29,7 @@ from posekit.geometry.crops import (
     pixels_to_normalized,
     warp_image,
 )
+from posekit.geometry.procrustes import Similarity, procrustes, procrustes_align, scale_align
 from posekit.geometry.rotations import (
     euler_to_rotmat,
     quat_to_rotmat,
@@ -45,6 +46,7 @@ from posekit.geometry.rotations import (
 
 __all__ = [
     "Camera",
+    "Similarity",
     "apply_affine",
     "bbox_to_center_scale",
     "camera_to_world",
@@ -56,6 +58,8 @@ __all__ = [
     "normalized_to_pixels",
     "perspective_transl_to_weak",
     "pixels_to_normalized",
+    "procrustes",
+    "procrustes_align",
     "project",
     "quat_to_rotmat",
     "quat_to_rotvec",
@@ -67,6 +71,7 @@ __all__ = [
     "rotmat_to_rotvec",
     "rotvec_to_quat",
     "rotvec_to_rotmat",
+    "scale_align",
     "unproject",
     "warp_image",
     "weak_perspective_project",

@@ -19,7 +19,7 @@ import io
 import json
 import os
 import zipfile
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -32,6 +32,7 @@ from posekit.data.sample import Sample
 __all__ = [
     "Manifest",
     "ShardInfo",
+    "ShardReader",
     "atomic_write_bytes",
     "read_manifest",
     "read_shard",
@@ -101,24 +102,40 @@ def shard_bytes(samples: list[Sample]) -> bytes:
     return buf.getvalue()
 
 
-def read_shard(path: str | os.PathLike[str]) -> Iterator[Sample]:
-    """Yield the samples of one shard, in order."""
-    try:
-        zf = zipfile.ZipFile(path)
-    except (zipfile.BadZipFile, OSError) as err:
-        raise ValueError(f"{path}: not a readable posekit shard ({err})") from err
-    with zf:
-        groups: dict[int, dict[str, str]] = {}
-        for name in zf.namelist():
-            k, field_name, _ = name.split(".", 2)
-            groups.setdefault(int(k), {})[field_name] = name
-        for k in sorted(groups):
-            entries = groups[k]
-            meta = json.loads(zf.read(entries.pop("meta")))
+class ShardReader:
+    """Random access to the samples of one shard file (keeps the zip open; close it after).
+
+    Raises:
+        ValueError: the file is not a readable shard (the message names the file).
+    """
+
+    def __init__(self, path: str | os.PathLike[str]) -> None:
+        self.path = Path(path)
+        try:
+            self._zf = zipfile.ZipFile(self.path)
+            groups: dict[int, dict[str, str]] = {}
+            for name in self._zf.namelist():
+                k, field_name, _ = name.split(".", 2)
+                groups.setdefault(int(k), {})[field_name] = name
+        except (zipfile.BadZipFile, OSError, ValueError) as err:
+            raise ValueError(f"{self.path}: not a readable posekit shard ({err})") from err
+        if sorted(groups) != list(range(len(groups))) or any(
+            "meta" not in g for g in groups.values()
+        ):
+            raise ValueError(f"{self.path}: not a readable posekit shard (samples missing)")
+        self._groups = [groups[k] for k in range(len(groups))]
+
+    def __len__(self) -> int:
+        return len(self._groups)
+
+    def __getitem__(self, k: int) -> Sample:
+        entries = dict(self._groups[k])
+        try:
+            meta = json.loads(self._zf.read(entries.pop("meta")))
             kwargs: dict[str, Any] = {"skeleton": meta["skeleton"], "meta": meta["meta"]}
             masks: dict[str, np.ndarray] = {}
             for field_name, entry in entries.items():
-                raw = zf.read(entry)
+                raw = self._zf.read(entry)
                 if field_name == "image":
                     bgr = cv2.imdecode(np.frombuffer(raw, np.uint8), cv2.IMREAD_COLOR)
                     kwargs["image"] = cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
@@ -128,7 +145,25 @@ def read_shard(path: str | os.PathLike[str]) -> Iterator[Sample]:
                     masks[field_name[5:]] = arr
                 else:
                     kwargs[field_name] = arr
-            yield Sample(masks=masks, **kwargs)
+            return Sample(masks=masks, **kwargs)
+        except (zipfile.BadZipFile, KeyError, ValueError, OSError, cv2.error) as err:
+            raise ValueError(f"{self.path}: sample {k} is corrupt ({err})") from err
+
+    def close(self) -> None:
+        self._zf.close()
+
+    def __enter__(self) -> ShardReader:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def read_shard(path: str | os.PathLike[str]) -> Iterator[Sample]:
+    """Yield the samples of one shard, in order."""
+    with ShardReader(path) as reader:
+        for k in range(len(reader)):
+            yield reader[k]
 
 
 @dataclass
@@ -198,6 +233,3 @@ def read_manifest(directory: str | os.PathLike[str]) -> Manifest:
         return Manifest(**d)
     except (json.JSONDecodeError, KeyError, TypeError) as err:
         raise ValueError(f"{path}: malformed manifest ({err!r})") from err
-
-
-ShardMaker = Callable[[int, int], list[Sample]]

@@ -33,14 +33,16 @@ from posekit.data.synthetic.shards import (
     shard_bytes,
 )
 
-__all__ = ["GENERATORS", "make_generator", "synthesize"]
+__all__ = ["DEFAULT_SIZES", "GENERATORS", "make_generator", "synthesize"]
 
 # task name → "module:factory"; factory(size=(H, W), **options) returns a callable
 # (index, rng) -> Sample. Imported lazily so workers only load what their task needs.
 GENERATORS: dict[str, str] = {
     "body": "posekit.data.synthetic.generate:BodySceneGenerator",
-    "hand": "posekit.data.synthetic.generate:HandDepthGenerator",
+    "hand": "posekit.data.synthetic.hands:HandDepthGenerator",
 }
+# Default (H, W) per task: RGB person images; depth maps of a hand sensor.
+DEFAULT_SIZES: dict[str, tuple[int, int]] = {"body": (256, 256), "hand": (240, 320)}
 
 SampleFn = Callable[[int, Any], Sample]
 
