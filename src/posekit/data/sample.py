@@ -33,6 +33,7 @@ class Sample:
         body_pose: (P, Jb, 3) axis-angle radians of the body model, or None.
         body_shape: (P, S) body-model shape parameters, or None.
         body_transl: (P, 3) metres, or None.
+        vertices: (P, V, 3) float32 camera metres of the body meshes, or None.
         masks: optional named (H, W) arrays: "instance" (int16, -1 background, else person
             index), "part" (int16 body-part ids, -1 background), "occluder" (bool).
         meta: free-form provenance (source file, seed, index ...).
@@ -49,6 +50,7 @@ class Sample:
     body_pose: np.ndarray | None = None
     body_shape: np.ndarray | None = None
     body_transl: np.ndarray | None = None
+    vertices: np.ndarray | None = None
     masks: dict[str, np.ndarray] = field(default_factory=dict)
     meta: dict[str, Any] = field(default_factory=dict)
 
@@ -92,6 +94,8 @@ class Sample:
             check_shape(self.body_shape, "body_shape", "P *", dims)
         if self.body_transl is not None:
             check_shape(self.body_transl, "body_transl", "P 3", dims)
+        if self.vertices is not None:
+            check_shape(self.vertices, "vertices", "P V 3", dims)
         for name, m in self.masks.items():
             check_shape(m, f"masks[{name!r}]", "H W", dims)
 
