@@ -30,6 +30,9 @@ if [ ! -x "$VENV/bin/python" ]; then
   "$PYTHON" -m venv "$VENV"
 fi
 PIP=("$VENV/bin/python" -m pip --disable-pip-version-check -q)
+# Some pip configurations list local indexes that lack a few projects; pip warns once per
+# project. Those lines are noise: drop them, keep every other message.
+quiet_pip() { "${PIP[@]}" "$@" 2> >(grep -v "is ignored: it is neither a file nor a directory" >&2); }
 
 stamp="$VENV/.posekit-installed"
 want="$(cat pyproject.toml scripts/setup.sh | sha256sum | cut -c1-16)-$EXTRAS"
@@ -39,9 +42,9 @@ fi
 if ! "$VENV/bin/python" -c "import torch, sys; sys.exit(torch.__version__.split('+')[0] != '2.13.0')" 2>/dev/null; then
   echo "[setup] installing torch==2.13.0 (CPU)"
   # shellcheck disable=SC2086
-  "${PIP[@]}" install ${TORCH_PIP_ARGS:-} "torch==2.13.0"
+  quiet_pip install ${TORCH_PIP_ARGS:-} "torch==2.13.0"
 fi
 echo "[setup] installing posekit[$EXTRAS]"
-"${PIP[@]}" install -e ".[$EXTRAS]" 2> >(grep -v "is ignored: it is neither a file nor a directory" >&2)
+quiet_pip install -e ".[$EXTRAS]"
 echo "$want" > "$stamp"
 echo "[setup] done: $("$VENV/bin/python" -c 'import torch, posekit; print("torch", torch.__version__, "posekit", posekit.__version__)')"
