@@ -81,7 +81,8 @@ def _add(zf: zipfile.ZipFile, name: str, data: bytes, compress: bool = True) -> 
     info = zipfile.ZipInfo(name, date_time=_ZIP_TIME)
     info.compress_type = zipfile.ZIP_DEFLATED if compress else zipfile.ZIP_STORED
     info.external_attr = 0o644 << 16
-    zf.writestr(info, data, compresslevel=6 if compress else None)
+    # Level 1: ~4x faster than the default 6 on depth maps and masks, ~12% larger.
+    zf.writestr(info, data, compresslevel=1 if compress else None)
 
 
 def shard_bytes(samples: list[Sample]) -> bytes:
