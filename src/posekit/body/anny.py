@@ -288,3 +288,117 @@ class AnnyBody(nn.Module):
             bone_poses=out["bone_poses"],
             rest_vertices=out["rest_vertices"],
         )
+
+    def forward_joints(
+        self,
+        pose: torch.Tensor,
+        shape: torch.Tensor | None = None,
+        transl: torch.Tensor | None = None,
+        layouts: tuple[str, ...] = ("h36m17",),
+    ) -> dict[str, torch.Tensor]:
+        """Joints only: the same joints as `forward`, without skinning the mesh.
+
+        Poses only the bones the requested layouts read (the ancestors of their anchor bones
+        and of the bones that skin their anchor vertices: 29 of 104 for ``h36m17``) and
+        evaluates the vertex anchors (COCO points, landmarks) through the skinning
+        (`SkinnedRegressor`): for h36m17 on a 2-core CPU ~90 us per pose at batch 64-1024
+        (`forward`: 620-750 us) and 1.7 ms at batch 1 (4.4 ms). Equal to `forward`'s joints
+        up to float rounding. The pruned rig is built on first use per layouts tuple.
+
+        Shapes:
+            pose: (B, 24, 3); shape: (B, 6) or None; transl: (B, 3) or None;
+            return: layout -> (B, J, 3).
+        """
+        dims = check_shape(pose, "pose", "B 24 3")
+        B = dims["B"]
+        pose = pose.to(self.dtype)
+        shape = self.default_shape.expand(B, -1) if shape is None else shape.to(self.dtype)
+        transl = pose.new_zeros(B, 3) if transl is None else transl.to(self.dtype)
+        check_shape(shape, "shape", f"{B} {self.shape_dim}")
+        check_shape(transl, "transl", f"{B} 3")
+        key = (tuple(layouts), str(self._identity.device), self.dtype)
+        plan = self._joint_plans.get(key) if hasattr(self, "_joint_plans") else None
+        if plan is None:
+            plan = _JointsPlan(self, tuple(layouts))
+            self._joint_plans = {**getattr(self, "_joint_plans", {}), key: plan}
+        return plan(self, pose, shape, transl)
+
+
+class _JointsPlan:
+    """The pruned rig and regressors behind `AnnyBody.forward_joints` for some layouts."""
+
+    def __init__(self, body: AnnyBody, layouts: tuple[str, ...]) -> None:
+        from anny.utils import kinematics
+
+        a, dev, dt = body.anny, body._identity.device, body.dtype
+        unknown = set(layouts) - set(body.joint_layouts)
+        if unknown:
+            raise ValueError(f"layouts: unknown {sorted(unknown)}; known: {body.joint_layouts}")
+        rows = torch.cat([body._joint_matrix[body._layout_slices[lay]] for lay in layouts])
+        used = rows.abs().sum(0) > 0  # (A,) anchors read
+        N, K = len(body.bone_labels), len(COCO_LABELS)
+        coco_rows = torch.nonzero(used[N : N + K]).flatten()
+        lm_cols = torch.nonzero(used[N + K :]).flatten()
+        V = body.num_vertices
+        skin = torch.zeros(V, N, dtype=torch.float64).scatter_add_(
+            1, a.vertex_bone_indices.cpu().long(), a.vertex_bone_weights.cpu().double()
+        )
+        reg = torch.zeros(len(coco_rows) + len(lm_cols), V, dtype=torch.float64)
+        if len(coco_rows):
+            import anny as anny_pkg
+
+            w = anny_pkg.KeypointsRegressor.coco(a, labels=list(COCO_LABELS)).regression_weights
+            w = w.detach().cpu().double()
+            reg[: len(coco_rows)] = (w / w.sum(1, keepdim=True))[coco_rows.cpu()]
+        reg[torch.arange(len(coco_rows), len(reg)), body._landmark_vertices[lm_cols].cpu()] = 1.0
+        needed = set(torch.nonzero(used[:N]).flatten().tolist())
+        vert = reg.abs().sum(0) > 0
+        needed |= set(torch.nonzero(skin[vert].sum(0) > 0).flatten().tolist())
+        parents = list(a.bone_parents)
+        for b in list(needed):
+            while b > 0:
+                b = parents[b]
+                needed.add(b)
+        bones = sorted(needed)  # parents come first (anny's bones are topologically sorted)
+        pos = {b: i for i, b in enumerate(bones)}
+        self.bones = torch.tensor(bones, device=dev)
+        self.chain = kinematics.get_kinematic_chain([-1] + [pos[parents[b]] for b in bones[1:]])
+        self.chain = (self.chain[0], self.chain[1].to(dev))
+        self.reg = SkinnedRegressor(
+            reg, skin[:, bones], a.template_vertices.cpu(), a.blendshapes.cpu(), dt
+        ).to(dev)
+        # joints = matrix @ [posed heads of the kept bones; regressed points]
+        cols = torch.cat([self.bones, N + coco_rows.to(dev), N + K + lm_cols.to(dev)])
+        self.matrix = rows[:, cols]
+        self.slices, start = {}, 0
+        for lay in layouts:
+            n = body._layout_slices[lay].stop - body._layout_slices[lay].start
+            self.slices[lay] = slice(start, start + n)
+            start += n
+
+    def __call__(self, body, pose, shape, transl) -> dict[str, torch.Tensor]:
+        from anny.utils import kinematics
+
+        a, P = body.anny, self.bones
+        _, phen, local, facial = a.get_tensor_inputs(None, shape, None, None)
+        coeffs = a._get_phenotype_blendshape_coefficients(phen, local, facial)  # (B, C)
+        if a.bone_orientation == "cached" and a.rest_orientation_refiner is None:
+            heads = a.template_bone_heads[P] + torch.einsum(
+                "bc,ckd->bkd", coeffs, a.bone_heads_blendshapes[:, P]
+            )
+            M = a.bone_template_orientation_matrices[P] + torch.einsum(
+                "bc,ckij->bkij", coeffs, a.bone_orientation_blendshapes[:, P]
+            )
+            rest = roma.Rigid(roma.special_procrustes(M), heads).to_homogeneous()
+            if a.root_identity_orientation:
+                rest[:, 0, :3, :3] = torch.eye(3, dtype=rest.dtype, device=rest.device)
+        else:  # other rest-model variants: the full one, then the kept bones
+            rest = a.get_rest_model(coeffs)["rest_bone_poses"][:, P]
+        deltas = body.bone_deltas(pose, transl)[:, P]
+        ref = a.reference_bone_orientations
+        _, W = kinematics.forward_kinematic(
+            self.chain, rest, deltas, a.pose_parameterization, None if ref is None else ref[P]
+        )
+        anchors = torch.cat([W[..., :3, 3], self.reg(coeffs, W, rest)], dim=1)
+        joints = torch.einsum("ja,bad->bjd", self.matrix, anchors)
+        return {lay: joints[:, s] for lay, s in self.slices.items()}

@@ -50,12 +50,27 @@ and surface landmark vertices ("landmark:<name>", `posekit.body.landmarks`):
   r_ankle, l_an.  foot.R / .L heads (talocrural joint)
   spine           spine02 head (mid-back, about halfway from pelvis to thorax)
   thorax          midpoint of the clavicle.L/R heads (sternal notch level, base of the neck)
-  neck_nose       midpoint of the head bone's head (top of the neck) and the COCO nose point
-  head_top        the "head_top" landmark vertex (top of the skull on the sagittal plane)
+  neck_nose       midpoint of the head bone's head (skull base) and the "chin" landmark: the
+                  upper neck at the level of the mandible (see the note below)
+  head_top        midpoint of the head bone's head and the "head_top" landmark (skull
+                  vertex): the centre of the head at about temple level (see the note below;
+                  the vertex itself stays available as the ``head_top`` landmark)
   l/r_shoulder    upperarm01.L / .R heads (gleno-humeral joint)
   l/r_elbow       lowerarm01.L / .R heads
   l/r_wrist       wrist.L / .R heads
   ==============  =========================================================================
+
+  **neck_nose and head_top (changed 2026-11-24).** They were the midpoint of the skull base
+  and the COCO nose, and the skull vertex. H3.6M's skeleton (one fixed set of bone lengths)
+  has Thorax -> Neck/Nose 121 mm and Neck/Nose -> Head 115 mm, so its Head is at most 236 mm
+  from its Thorax, while anny's sternal notch -> vertex is 340 mm at a scale (default shape)
+  where the limb bones agree with H3.6M's to 1-3 %; after scaling, the two neck/head bones were
+  1.58x and 1.32x H3.6M's (now 1.30x and 1.02x: 162 and 121 mm), and against real H3.6M poses
+  (benchmarks/pose_coverage.py) the vertex was the worst joint (105 mm mean error of the
+  nearest sampled pose, now 65 mm). Not changed, though also off: anny's h36m17 shoulders are
+  ~17 mm per side wider and its hips ~7 mm per side narrower than H3.6M's after a free fit
+  (shoulder width / leg length 0.34 in H3.6M, 0.38-0.47 over anny's shapes), and its spine
+  and thorax ~12 mm higher; see benchmarks/RESULTS.md.
 
 **Body parts.** 14 parts (`PART_NAMES`); each bone belongs to one (`part_of_bone`) and each
 vertex gets the part with the largest summed skinning weight (`AnnyBody.part_labels`).
@@ -156,8 +171,8 @@ def _h36m17() -> dict[str, _Anchors]:
         "pelvis": _mean("bone:upperleg01.L", "bone:upperleg01.R"),
         "spine": _bone("spine02"),
         "thorax": _mean("bone:clavicle.L", "bone:clavicle.R"),
-        "neck_nose": _mean("bone:head", "coco:nose"),
-        "head_top": (("landmark:head_top", 1.0),),
+        "neck_nose": _mean("bone:head", "landmark:chin"),
+        "head_top": _mean("bone:head", "landmark:head_top"),
     }
     for s, side in (("l", "L"), ("r", "R")):
         out[f"{s}_hip"] = _bone(f"upperleg01.{side}")

@@ -1,0 +1,221 @@
+"""`BodySceneGenerator`: one synthetic RGB sample of one or several people, end to end.
+
+Per sample (all randomness from the sample's own generator, so same seed → same bytes):
+body shapes and poses from the engine's samplers → the anny body (`AnnyBody`) placed on the
+ground with a random heading → a camera that frames the people (`CameraSampler`) → an EGL
+render over a random background with per-person skin and clothing colours and a random light
+→ occluders pasted over the people (Sárándi et al. 2018) → ground truth: 3D joints in camera
+metres, their exact projection in pixels, visibility (in frame, not hidden by another surface
+by the depth test, not under an occluder), boxes from the rendered person pixels, body
+parameters in the camera frame, instance / part / occluder masks.
+
+Convention: ``body_pose`` / ``body_transl`` are re-expressed in the camera frame: feeding them
+to `AnnyBody` gives the person's vertices directly in camera coordinates (root orientation
+``R_cam @ R_root``, pelvis ``R_cam @ transl + t_cam``).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import roma
+import torch
+
+from posekit.data.sample import Sample
+from posekit.data.synthetic.cameras import CameraSampler, project_points
+from posekit.data.synthetic.occluders import (
+    OccluderConfig,
+    paste_occluders,
+    update_visibility,
+    visibility_from_depth,
+)
+from posekit.data.synthetic.render import MeshInstance, Renderer, random_light_direction
+from posekit.data.synthetic.textures import body_part_colors, random_background
+
+__all__ = ["BodySceneGenerator", "camera_frame_body_params"]
+
+
+def camera_frame_body_params(
+    pose: np.ndarray, transl: np.ndarray, R: np.ndarray, t: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Re-express world-frame body parameters in the camera frame (root rotates about pelvis).
+
+    Shapes:
+        pose: (P, 24, 3) axis-angle; transl: (P, 3) metres; R: (3, 3); t: (3,).
+        returns: pose (P, 24, 3) with a new root rotation, transl (P, 3).
+    """
+    root = roma.rotvec_to_rotmat(torch.from_numpy(pose[:, 0].astype(np.float64)))
+    new_root = torch.from_numpy(R.astype(np.float64)) @ root
+    out = pose.copy()
+    out[:, 0] = roma.rotmat_to_rotvec(new_root).numpy()
+    return out, transl @ R.T + t
+
+
+class BodySceneGenerator:
+    """Callable ``(index, rng) -> Sample`` making RGB person images (task ``body``).
+
+    Args:
+        size: (H, W) of the images.
+        skeleton: joint layout stored in the samples: ``h36m17`` (default), ``coco17``,
+            ``smpl24`` or ``anny24``.
+        people: (min, max) number of people per image (default one).
+        occluder_probability: chance that a sample gets occluders (default 0.5).
+        out_of_view: chance that the people are partly out of view (default 0).
+        photo_probability: chance of a bundled-photo background instead of a procedural one.
+        store_vertices: also store each person's vertices in camera metres (large).
+        depth_tolerance_m: how far behind the rendered surface a joint may lie and still count
+            as visible (joints are inside the body; see `visibility_from_depth`).
+    """
+
+    def __init__(
+        self,
+        size: tuple[int, int] = (256, 256),
+        skeleton: str = "h36m17",
+        people: tuple[int, int] = (1, 1),
+        occluder_probability: float = 0.5,
+        out_of_view: float = 0.0,
+        photo_probability: float = 0.25,
+        store_vertices: bool = False,
+        depth_tolerance_m: float = 0.15,
+    ) -> None:
+        from posekit.body import AnnyBody
+        from posekit.data.synthetic.body_shapes import ShapeSampler
+        from posekit.data.synthetic.poses import PoseSampler
+
+        if skeleton not in ("h36m17", "coco17", "smpl24", "anny24"):
+            raise ValueError(
+                f"skeleton: expected h36m17, coco17, smpl24 or anny24, got {skeleton!r}"
+            )
+        if not 1 <= people[0] <= people[1]:
+            raise ValueError(f"people: expected 1 <= min <= max, got {people}")
+        self.size = (int(size[0]), int(size[1]))
+        self.skeleton = skeleton
+        self.people = (int(people[0]), int(people[1]))
+        self.occluders = OccluderConfig(probability=occluder_probability)
+        self.cameras = CameraSampler(image_size=self.size, out_of_view=out_of_view)
+        self.photo_probability = photo_probability
+        self.store_vertices = store_vertices
+        self.depth_tolerance_m = depth_tolerance_m
+        self.body = AnnyBody()
+        self.poses = PoseSampler()
+        self.shapes = ShapeSampler()
+        self.faces = self.body.faces.cpu().numpy().astype(np.int32)
+        self.part_ids = self.body.part_labels.cpu().numpy().astype(np.int32)
+        self.part_index = {name: i for i, name in enumerate(self.body.part_names)}
+        self._renderer: Renderer | None = None  # made lazily: EGL contexts do not survive fork
+
+    @property
+    def renderer(self) -> Renderer:
+        if self._renderer is None:
+            self._renderer = Renderer(*self.size)
+        return self._renderer
+
+    @staticmethod
+    def _place(P: int, rng: np.random.Generator) -> np.ndarray:
+        """Ground positions (x, y) of P people, about 0.8 m apart at least."""
+        pos = np.zeros((P, 2))
+        for p in range(1, P):
+            for _ in range(50):  # keep ~0.8 m between people, within a few metres
+                cand = rng.uniform(-1.8, 1.8, size=2)
+                if np.linalg.norm(pos[:p] - cand, axis=1).min() > 0.8:
+                    break
+            pos[p] = cand
+        return pos
+
+    def _pose_bodies(
+        self, P: int, shape: np.ndarray, rng: np.random.Generator, max_rounds: int = 20
+    ) -> tuple[np.ndarray, Any]:
+        """P world-frame poses (random heading) free of self-penetration, and their bodies.
+
+        The body forward needed for the image also gives the h36m17 joints the penetration
+        filter tests, so a pose costs one forward unless it is rejected (then all P are redrawn).
+        """
+        from posekit.data.synthetic.penetration import penetration_depth
+
+        dt = self.body.dtype
+        for _ in range(max_rounds):
+            pose = self.poses.sample(P, rng).pose.astype(np.float64)  # (P, 24, 3)
+            out = self.body(torch.from_numpy(pose).to(dt), torch.from_numpy(shape).to(dt))
+            if bool((penetration_depth(out.joints["h36m17"].double()) <= 0).all()):
+                return pose, out
+        raise RuntimeError(f"no penetration-free poses for {P} people in {max_rounds} rounds")
+
+    @torch.no_grad()
+    def __call__(self, index: int, rng: np.random.Generator) -> Sample:
+        H, W = self.size
+        P = int(rng.integers(self.people[0], self.people[1] + 1))
+        shape = self.shapes.sample(P, rng)  # (P, 6)
+        ground = self._place(P, rng)
+        pose, out = self._pose_bodies(P, shape, rng)
+        verts = out.vertices.double().numpy()  # (P, V, 3), pelvis at the origin
+        # Stand every person on the ground plane z = 0 at their spot.
+        transl = np.concatenate([ground, -verts[:, :, 2].min(1, keepdims=True)], axis=1)
+        verts = verts + transl[:, None]
+        joints_w = out.joints[self.skeleton].double().numpy() + transl[:, None]
+
+        cam = self.cameras.sample(verts[:, ::16].reshape(-1, 3), rng)
+        R, t, K = cam.R, cam.t, cam.K.astype(np.float64)
+        verts_c = verts @ R.T + t  # (P, V, 3)
+        joints3d = (joints_w @ R.T + t).astype(np.float32)  # (P, J, 3)
+        keypoints2d = project_points(joints3d.astype(np.float64), K).astype(np.float32)
+
+        background = random_background(rng, H, W, photo_probability=self.photo_probability)
+        meshes = [
+            MeshInstance(
+                vertices=verts_c[p].astype(np.float32),
+                faces=self.faces,
+                part_ids=self.part_ids,
+                part_colors=body_part_colors(self.part_index, rng),
+            )
+            for p in range(P)
+        ]
+        light = random_light_direction(rng)
+        r = self.renderer.render(meshes, cam.K, background=background, light_dir=light)
+
+        visibility = np.zeros(keypoints2d.shape[:2], bool)
+        bbox = np.zeros((P, 4), np.float32)
+        for p in range(P):
+            visibility[p] = visibility_from_depth(
+                keypoints2d[p],
+                joints3d[p, :, 2],
+                r.depth,
+                tolerance_m=self.depth_tolerance_m,
+                instance_mask=r.instance_mask,
+                instance_id=p,
+            )
+            ys, xs = np.nonzero(r.instance_mask == p)
+            if len(xs):  # box of the rendered pixels (edges of the outermost pixels)
+                bbox[p] = (xs.min() - 0.5, ys.min() - 0.5, xs.max() + 0.5, ys.max() + 0.5)
+            else:  # hidden entirely: the projected body's box, clipped to the image
+                uv = project_points(verts_c[p, ::16], K)
+                lo = np.clip(uv.min(0), -0.5, [W - 0.5, H - 0.5])
+                hi = np.clip(uv.max(0), -0.5, [W - 0.5, H - 0.5])
+                bbox[p] = (*lo, *hi)
+        image, occ = paste_occluders(r.rgb, rng, person_boxes=bbox, config=self.occluders)
+        visibility = update_visibility(keypoints2d, visibility, occ)
+
+        pose_c, transl_c = camera_frame_body_params(pose, transl, R, t)
+        meta: dict[str, Any] = {
+            "index": int(index),
+            "source": "posekit-synthetic-body",
+            "R_world_to_cam": R.tolist(),
+            "t_world_to_cam_m": t.tolist(),
+        }
+        masks = {"instance": r.instance_mask, "part": r.part_mask, "occluder": occ}
+        sample = Sample(
+            image=image,
+            keypoints2d=keypoints2d,
+            visibility=visibility,
+            joints3d=joints3d,
+            K=cam.K,
+            bbox=bbox,
+            skeleton=self.skeleton,
+            body_pose=pose_c.astype(np.float32),
+            body_shape=shape.astype(np.float32),
+            body_transl=transl_c.astype(np.float32),
+            vertices=verts_c.astype(np.float32) if self.store_vertices else None,
+            masks=masks,
+            meta=meta,
+        )
+        return sample

@@ -1,0 +1,247 @@
+"""Checkpoints: atomic writes, the run's best / last files, and loading with clear errors.
+
+Atomicity. Lightning's ``TorchCheckpointIO`` serializes to memory and writes through an
+fsspec transaction: fsspec's local file system writes a temporary file made by
+``tempfile.mkstemp()`` (in the *system* temporary folder) and ``shutil.move``-s it onto the
+final name at commit. When that folder is on another file system than the run (a tmpfs
+``/tmp``, a network or scratch disk: the usual case on clusters) the move is a copy, so a kill
+during it leaves a truncated file under the final name; nothing is fsync-ed either.
+`AtomicCheckpointIO` writes to a temporary name in the checkpoint's own folder, fsyncs, and
+``os.replace``-s it onto the final name: a reader sees the old file or the new one, never a part.
+
+Files of a run (``<run>/checkpoints/``): ``last.ckpt`` every ``trainer.checkpoint_every``
+steps and at the end (what ``--resume`` continues from), ``best.ckpt`` whenever the validation
+metric improves (`RunCheckpoint`).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import lightning as L
+import torch
+from lightning.fabric.plugins.io.torch_io import TorchCheckpointIO
+from lightning.pytorch.callbacks import Checkpoint
+from lightning.pytorch.trainer.states import TrainerFn
+
+from posekit.engine.base import METADATA_KEY
+
+__all__ = [
+    "BEST",
+    "LAST",
+    "AtomicCheckpointIO",
+    "CheckpointError",
+    "RunCheckpoint",
+    "atomic_write",
+    "check_compatible",
+    "checkpoint_dir",
+    "load_checkpoint",
+]
+
+BEST = "best.ckpt"
+LAST = "last.ckpt"
+
+_UMASK = os.umask(0)  # read once at import (umask can only be read by setting it)
+os.umask(_UMASK)
+
+
+class CheckpointError(ValueError):
+    """A checkpoint that is missing its metadata, corrupt, or of another task / model."""
+
+
+def checkpoint_dir(run_dir: str | Path) -> Path:
+    """``<run_dir>/checkpoints``."""
+    return Path(run_dir) / "checkpoints"
+
+
+class AtomicCheckpointIO(TorchCheckpointIO):
+    """``TorchCheckpointIO`` whose local saves go through a temporary file + ``os.replace``.
+
+    Remote paths (``s3://``, ...) keep Lightning's fsspec path.
+    """
+
+    def save_checkpoint(
+        self, checkpoint: dict[str, Any], path: Any, storage_options: Any | None = None
+    ) -> None:
+        if "://" in str(path) or storage_options is not None:
+            super().save_checkpoint(checkpoint, path, storage_options)
+            return
+        buffer = io.BytesIO()
+        torch.save(checkpoint, buffer)
+        atomic_write(Path(path), buffer.getbuffer())
+
+
+def atomic_write(path: Path, data: bytes | memoryview) -> None:
+    """Write ``data`` to ``path`` atomically: a temporary file in the same folder, fsync, then
+    ``os.replace`` (a reader sees the old file or the new one); the temporary file is removed
+    if anything fails."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            os.fchmod(fh.fileno(), 0o666 & ~_UMASK)  # mkstemp makes 0600; honour the umask
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
+    _fsync_dir(path.parent)
+
+
+def _fsync_dir(folder: Path) -> None:
+    """Make the rename durable (best effort: some file systems cannot fsync a folder)."""
+    with contextlib.suppress(OSError):
+        fd = os.open(folder, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+
+class RunCheckpoint(Checkpoint):
+    """Writes ``last.ckpt`` every ``every`` steps and at the end, ``best.ckpt`` on improvement.
+
+    Saves go through ``trainer.save_checkpoint`` (every rank calls it; only global rank 0
+    writes, once). The "last" file of a step that is validated is written after the
+    validation, so it includes this callback's updated best score.
+
+    Args:
+        dirpath: the checkpoint folder.
+        every: steps between ``last.ckpt`` writes.
+        val_every: steps between validations (0: none), to know which steps are validated.
+        max_steps: the run's last step (always validated when validation is on).
+        monitor: the logged metric that defines "best".
+        mode: ``min`` or ``max``.
+    """
+
+    def __init__(
+        self,
+        dirpath: str | Path,
+        every: int,
+        val_every: int,
+        max_steps: int,
+        monitor: str = "val/mpjpe_mm",
+        mode: str = "min",
+    ) -> None:
+        super().__init__()
+        if mode not in ("min", "max"):
+            raise ValueError(f"mode: expected 'min' or 'max', got {mode!r}")
+        self.dirpath = Path(dirpath)
+        self.every, self.val_every, self.max_steps = int(every), int(val_every), int(max_steps)
+        self.monitor, self.mode = monitor, mode
+        self.best_score: float | None = None
+        self.best_step: int | None = None
+        self._last_saved_step = -1
+
+    @property
+    def best_model_path(self) -> str:
+        """Path of ``best.ckpt`` ("" before the first validation)."""
+        return str(self.dirpath / BEST) if self.best_step is not None else ""
+
+    @property
+    def last_model_path(self) -> str:
+        return str(self.dirpath / LAST)
+
+    def _validated(self, step: int) -> bool:
+        return self.val_every > 0 and (step % self.val_every == 0 or step >= self.max_steps)
+
+    def _save(self, trainer: L.Trainer, name: str) -> None:
+        trainer.save_checkpoint(self.dirpath / name, weights_only=False)
+
+    def _save_last(self, trainer: L.Trainer) -> None:
+        if self._last_saved_step != trainer.global_step:
+            self._save(trainer, LAST)
+            self._last_saved_step = trainer.global_step
+
+    def on_train_batch_end(self, trainer: L.Trainer, *args: Any, **kwargs: Any) -> None:
+        step = trainer.global_step
+        if (step % self.every == 0 or step >= self.max_steps) and not self._validated(step):
+            self._save_last(trainer)
+
+    def on_validation_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        if trainer.sanity_checking or trainer.state.fn != TrainerFn.FITTING:
+            return
+        score = trainer.callback_metrics.get(self.monitor)
+        if score is not None:
+            value = float(score)
+            better = self.best_score is None or (
+                value < self.best_score if self.mode == "min" else value > self.best_score
+            )
+            if better:
+                self.best_score, self.best_step = value, trainer.global_step
+                self._save(trainer, BEST)
+        step = trainer.global_step
+        if step % self.every == 0 or step >= self.max_steps:
+            self._save_last(trainer)
+
+    def on_train_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        self._save_last(trainer)
+
+    def on_exception(
+        self, trainer: L.Trainer, pl_module: L.LightningModule, exception: BaseException
+    ) -> None:
+        # SIGTERM (cluster pre-emption) is raised by Lightning between steps, where the state
+        # is consistent: keep it. Other exceptions can come mid-step: keep the last good file.
+        if type(exception).__name__ == "SIGTERMException":
+            self._save_last(trainer)
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"best_score": self.best_score, "best_step": self.best_step}
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        self.best_score = state_dict.get("best_score")
+        self.best_step = state_dict.get("best_step")
+
+
+def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") -> dict[str, Any]:
+    """Read a posekit checkpoint; errors name the file.
+
+    Loaded with ``torch.load(weights_only=True)``: a checkpoint holds tensors and plain
+    Python data only, and no code runs while reading one.
+
+    Raises:
+        FileNotFoundError: no file at ``path``.
+        CheckpointError: unreadable / truncated, or no posekit metadata.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"checkpoint not found: {path}")
+    try:
+        ckpt = torch.load(path, map_location=map_location, weights_only=True)
+    except Exception as err:  # torch raises many types on broken files (KeyError, EOFError...)
+        first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        raise CheckpointError(
+            f"{path}: not a readable checkpoint (corrupt or truncated?): {first}"
+        ) from None
+    if not isinstance(ckpt, dict) or METADATA_KEY not in ckpt:
+        raise CheckpointError(
+            f"{path}: not a posekit checkpoint (no {METADATA_KEY!r} metadata; was it written by "
+            "`posekit train`?)"
+        )
+    meta = ckpt[METADATA_KEY]
+    for key in ("task", "model", "experiment"):
+        if key not in meta:
+            raise CheckpointError(f"{path}: posekit metadata lacks {key!r}")
+    return ckpt
+
+
+def check_compatible(meta: dict[str, Any], task: str, model: str, path: str | Path) -> None:
+    """Refuse a checkpoint of another task or model than expected.
+
+    Raises:
+        CheckpointError: naming the file, what it holds and what was expected.
+    """
+    held_task, held_model = meta["task"], meta["model"]["name"]
+    if (held_task, held_model) != (task, model):
+        raise CheckpointError(
+            f"{path}: holds a {held_task!r} checkpoint of model {held_model!r}, but a "
+            f"{task!r} {model!r} checkpoint is needed"
+        )

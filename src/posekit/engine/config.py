@@ -1,0 +1,410 @@
+"""Experiment configs: YAML files loaded into nested dataclasses, with ``--set`` overrides.
+
+An experiment is one YAML file (``configs/*.yaml``) whose sections mirror the dataclasses here:
+
+.. code-block:: yaml
+
+    name: lift_martinez_tiny
+    task: lift
+    model: {name: martinez, preset: tiny, overrides: {num_blocks: 2}}
+    data: {source: synthetic_lift, params: {}}
+    optim: {lr: 1.0e-3, scheduler: exponential}
+    trainer: {max_steps: 3000, batch_size: 256}
+
+Rules:
+
+- Every key must name a field; an unknown key is an error that lists the valid keys at its
+  level (``unknown key 'optim.lrr'; valid keys: optimizer, lr, ...``). Free-form mappings
+  (``model.overrides``, ``data.params``) accept any key; the model registry or the data source
+  checks them when the run is built.
+- ``--set a.b.c=VALUE`` overrides one value; VALUE is parsed as a YAML scalar or flow
+  collection (``4``, ``1e-3``, ``true``, ``null``, ``[256, 128]``, ``{jitter_sigma: 0.01}``).
+  Floats may be written without a dot (``1e-3``), unlike plain YAML 1.1.
+- Values are checked against the field types (an int where a float is expected is accepted;
+  a string where a number is expected is an error naming the key).
+- Config files are data: they are parsed with a safe YAML loader, never executed.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+import types
+import typing
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from posekit.engine._dataclass_io import (
+    YamlLoader,
+    from_dict,
+    parse_value,
+    to_plain,
+    type_hints,
+)
+
+__all__ = [
+    "DataConfig",
+    "ExperimentConfig",
+    "LossConfig",
+    "ModelConfig",
+    "OptimConfig",
+    "TrainerConfig",
+    "apply_overrides",
+    "config_diff",
+    "config_from_dict",
+    "config_to_dict",
+    "dump_config",
+    "load_config",
+    "parse_value",
+]
+
+OPTIMIZERS = ("adam", "adamw")
+SCHEDULERS = ("none", "exponential", "cosine")
+LOSSES = ("mpjpe", "l1", "mse")
+
+
+def _choice(section: str, name: str, value: str, choices: Sequence[str]) -> None:
+    if value not in choices:
+        raise ValueError(f"{section}.{name}: expected one of {', '.join(choices)}, got {value!r}")
+
+
+def _positive(section: str, name: str, value: float | int | None, allow_zero: bool = False) -> None:
+    if value is None:
+        return
+    if value < 0 or (value == 0 and not allow_zero):
+        bound = ">= 0" if allow_zero else "> 0"
+        raise ValueError(f"{section}.{name}: expected {bound}, got {value}")
+
+
+@dataclass
+class ModelConfig:
+    """Which registered model to build: ``create_model(name, preset, **overrides)``.
+
+    Attributes:
+        name: registry name (``posekit models`` lists them).
+        preset: ``tiny`` or ``full`` (or another preset the model defines).
+        overrides: config fields of the model, applied on top of the preset.
+    """
+
+    name: str = "martinez"
+    preset: str = "tiny"
+    overrides: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class DataConfig:
+    """Where the training and validation samples come from.
+
+    Attributes:
+        source: a registered data source name (``synthetic_lift``, ``h36m_npz``,
+            ``real_h36m_poses``) or an import path ``"package.module:factory"``.
+        params: keyword arguments of the source's factory (paths, subjects, cameras, ...).
+        val_source: the validation source; None: ``source`` (with its ``val`` split).
+        val_params: keyword arguments of the validation source; None: ``params``.
+        val_size: validation samples: drawn from a fixed stream (sampling sources), or spread
+            evenly over a finite set; 0: every item of a source that has a length.
+        stats_size: training samples drawn to compute the input normalization.
+    """
+
+    source: str = "synthetic_lift"
+    params: dict[str, Any] = field(default_factory=dict)
+    val_source: str | None = None
+    val_params: dict[str, Any] | None = None
+    val_size: int = 4096
+    stats_size: int = 8192
+
+    def __post_init__(self) -> None:
+        _positive("data", "val_size", self.val_size, allow_zero=True)
+        _positive("data", "stats_size", self.stats_size)
+
+
+@dataclass
+class LossConfig:
+    """Training objective.
+
+    Attributes:
+        name: ``mpjpe`` (mean joint distance), ``l1`` or ``mse`` (Martinez et al.'s L2).
+    """
+
+    name: str = "mpjpe"
+
+    def __post_init__(self) -> None:
+        _choice("loss", "name", self.name, LOSSES)
+
+
+@dataclass
+class OptimConfig:
+    """Optimizer and learning-rate schedule (stepped once per optimizer step).
+
+    Attributes:
+        optimizer: ``adam`` or ``adamw``.
+        lr: peak learning rate.
+        weight_decay: L2 penalty (adam) or decoupled decay (adamw).
+        betas: Adam's (beta1, beta2).
+        scheduler: ``none``; ``exponential``: ``lr * decay_rate ** (step / decay_steps)``
+            (Martinez et al.: 0.96 every 100k steps); ``cosine``: cosine from ``lr`` to
+            ``lr * min_lr_ratio`` over the run.
+        decay_rate: factor of the exponential schedule per ``decay_steps``.
+        decay_steps: steps per ``decay_rate`` factor.
+        warmup_steps: linear warmup from 0 to ``lr`` (any scheduler).
+        min_lr_ratio: floor of the cosine schedule as a fraction of ``lr``.
+        grad_clip_norm: clip the gradient's global L2 norm (None: no clipping).
+    """
+
+    optimizer: str = "adam"
+    lr: float = 1.0e-3
+    weight_decay: float = 0.0
+    betas: tuple[float, float] = (0.9, 0.999)
+    scheduler: str = "exponential"
+    decay_rate: float = 0.96
+    decay_steps: int = 100_000
+    warmup_steps: int = 0
+    min_lr_ratio: float = 0.0
+    grad_clip_norm: float | None = None
+
+    def __post_init__(self) -> None:
+        _choice("optim", "optimizer", self.optimizer, OPTIMIZERS)
+        _choice("optim", "scheduler", self.scheduler, SCHEDULERS)
+        _positive("optim", "lr", self.lr)
+        _positive("optim", "weight_decay", self.weight_decay, allow_zero=True)
+        _positive("optim", "decay_rate", self.decay_rate)
+        _positive("optim", "decay_steps", self.decay_steps)
+        _positive("optim", "warmup_steps", self.warmup_steps, allow_zero=True)
+        _positive("optim", "grad_clip_norm", self.grad_clip_norm)
+        if len(self.betas) != 2:
+            raise ValueError(f"optim.betas: expected two numbers, got {list(self.betas)}")
+        self.betas = (float(self.betas[0]), float(self.betas[1]))
+        if not 0.0 <= self.min_lr_ratio <= 1.0:
+            raise ValueError(f"optim.min_lr_ratio: expected in [0, 1], got {self.min_lr_ratio}")
+
+
+@dataclass
+class TrainerConfig:
+    """How the run is executed (Lightning Trainer settings and the loop's rhythm).
+
+    Attributes:
+        max_steps: optimizer steps of the run.
+        batch_size: samples per step and per device (the global batch is
+            ``batch_size * devices * num_nodes``).
+        devices: devices per node: an int, or ``auto``.
+        num_nodes: machines (DDP through torchrun / SLURM).
+        accelerator: ``cpu``, ``gpu``, ``auto``, ...
+        strategy: ``auto``, ``ddp``, ``ddp_spawn``, ...
+        precision: Lightning precision string (``32-true``, ``bf16-mixed``, ``16-mixed``).
+        log_every: steps between logged training scalars.
+        val_every: steps between validations (the last step is always validated; 0: never).
+        checkpoint_every: steps between ``last.ckpt`` writes; None: ``val_every``.
+        num_workers: data-loading worker processes (0: in the main process).
+        deterministic: ask torch for deterministic kernels (slower on GPU).
+        progress_bar: show tqdm progress bars.
+    """
+
+    max_steps: int = 1000
+    batch_size: int = 256
+    devices: int | str = 1
+    num_nodes: int = 1
+    accelerator: str = "auto"
+    strategy: str = "auto"
+    precision: str = "32-true"
+    log_every: int = 50
+    val_every: int = 500
+    checkpoint_every: int | None = None
+    num_workers: int = 0
+    deterministic: bool = False
+    progress_bar: bool = True
+
+    def __post_init__(self) -> None:
+        for name in ("max_steps", "batch_size", "num_nodes", "log_every"):
+            _positive("trainer", name, getattr(self, name))
+        for name in ("val_every", "num_workers"):
+            _positive("trainer", name, getattr(self, name), allow_zero=True)
+        _positive("trainer", "checkpoint_every", self.checkpoint_every)
+        if isinstance(self.devices, str) and self.devices != "auto":
+            if not self.devices.isdigit():
+                raise ValueError(
+                    f"trainer.devices: expected an int or 'auto', got {self.devices!r}"
+                )
+            self.devices = int(self.devices)
+        if isinstance(self.devices, int):
+            _positive("trainer", "devices", self.devices)
+        self.precision = str(self.precision)
+
+    @property
+    def checkpoint_interval(self) -> int:
+        """Steps between ``last.ckpt`` writes (``checkpoint_every``, else ``val_every``)."""
+        return self.checkpoint_every or self.val_every or self.max_steps
+
+
+@dataclass
+class ExperimentConfig:
+    """One experiment: what to train, on what, how, and where to write it.
+
+    Attributes:
+        name: run name; the run directory is ``output_dir / name``.
+        seed: seeds model init, data streams, noise and dropout (see `posekit.engine.seeding`).
+        task: task family (``lift``; later ``pose2d``, ``pose3d``, ``mesh``, ``hand``).
+        model, data, loss, optim, trainer: the sections above.
+        output_dir: parent directory of run directories.
+    """
+
+    name: str = "experiment"
+    seed: int = 0
+    task: str = "lift"
+    model: ModelConfig = field(default_factory=ModelConfig)
+    data: DataConfig = field(default_factory=DataConfig)
+    loss: LossConfig = field(default_factory=LossConfig)
+    optim: OptimConfig = field(default_factory=OptimConfig)
+    trainer: TrainerConfig = field(default_factory=TrainerConfig)
+    output_dir: str = "runs"
+
+    def __post_init__(self) -> None:
+        if not re.fullmatch(r"[A-Za-z0-9_.+-]+", self.name):
+            raise ValueError(f"name: expected letters, digits, '_.+-', got {self.name!r}")
+        _positive("experiment", "seed", self.seed, allow_zero=True)
+
+    @property
+    def run_dir(self) -> Path:
+        """Default run directory: ``output_dir / name``."""
+        return Path(self.output_dir) / self.name
+
+
+def config_from_dict(data: Mapping[str, Any]) -> ExperimentConfig:
+    """An `ExperimentConfig` from nested dicts (missing keys take their defaults).
+
+    Raises:
+        ValueError: an unknown key (the message lists the valid keys at its level) or a value
+            of the wrong type or range (the message names the key).
+    """
+    if not isinstance(data, Mapping):
+        raise ValueError(f"a config must be a mapping at the top level, got {type(data).__name__}")
+    return from_dict(ExperimentConfig, data)
+
+
+def config_to_dict(config: Any) -> dict[str, Any]:
+    """A config dataclass (any, nested) as plain dicts, lists and scalars."""
+    return to_plain(config)
+
+
+def config_diff(old: Mapping[str, Any], new: Mapping[str, Any], prefix: str = "") -> list[str]:
+    """The leaves that differ between two config dicts, as ``"key: old -> new"`` lines."""
+    out: list[str] = []
+    for key in sorted(set(old) | set(new), key=str):
+        full = f"{prefix}.{key}" if prefix else str(key)
+        a, b = old.get(key, "<unset>"), new.get(key, "<unset>")
+        if isinstance(a, Mapping) and isinstance(b, Mapping):
+            out += config_diff(a, b, full)
+        elif to_plain(a) != to_plain(b):
+            out.append(f"{full}: {a!r} -> {b!r}")
+    return out
+
+
+def dump_config(config: ExperimentConfig) -> str:
+    """The config as YAML text (loads back to an equal config with `config_from_dict`)."""
+    return yaml.safe_dump(config_to_dict(config), sort_keys=False)
+
+
+# --- overrides --------------------------------------------------------------------------------
+
+
+def _split_override(item: str) -> tuple[list[str], Any]:
+    key, sep, text = item.partition("=")
+    key = key.strip()
+    if not sep or not key or any(not part for part in key.split(".")):
+        raise ValueError(
+            f"--set: expected KEY=VALUE with a dotted KEY (optim.lr=1e-3), got {item!r}"
+        )
+    return key.split("."), parse_value(text)
+
+
+def apply_overrides(data: dict[str, Any], overrides: Sequence[str]) -> dict[str, Any]:
+    """Apply ``KEY=VALUE`` overrides to a config dict (before `config_from_dict`), in place.
+
+    Keys are checked against the dataclass fields along the path, so that a misspelt key fails
+    here with the valid keys of its level; inside a free-form mapping any key is accepted.
+
+    Returns:
+        ``data``.
+    """
+    for item in overrides:
+        path, value = _split_override(item)
+        cls: Any = ExperimentConfig
+        node = data
+        for depth, part in enumerate(path):
+            done = ".".join(path[: depth + 1])
+            last = depth == len(path) - 1
+            if cls is not None:
+                names = [f.name for f in dataclasses.fields(cls)]
+                if part not in names:
+                    raise ValueError(f"unknown key {done!r}; valid keys: {', '.join(names)}")
+                tp = type_hints(cls)[part]
+                union = typing.get_origin(tp) in (typing.Union, types.UnionType)
+                inner = [
+                    a for a in (typing.get_args(tp) if union else (tp,)) if a is not type(None)
+                ]
+                nested = next((a for a in inner if dataclasses.is_dataclass(a)), None)
+                free = any(a is dict or typing.get_origin(a) is dict for a in inner)
+                cls = nested
+                if not last and nested is None and not free:
+                    raise ValueError(f"{done!r} is a value, it has no key {path[depth + 1]!r}")
+            if last:
+                node[part] = value
+            else:
+                child = node.get(part)
+                if child is None:
+                    child = node[part] = {}
+                if not isinstance(child, dict):
+                    raise ValueError(f"{done!r} is a value, it has no key {path[depth + 1]!r}")
+                node = child
+    return data
+
+
+def load_config(
+    path: str | Path | None = None,
+    overrides: Sequence[str] = (),
+    base: Mapping[str, Any] | None = None,
+) -> ExperimentConfig:
+    """Load an experiment from YAML, apply ``--set`` overrides, check every key and type.
+
+    Args:
+        path: a YAML file; None starts from ``base`` (or the defaults).
+        overrides: ``KEY=VALUE`` strings, applied in order.
+        base: a config dict to start from instead of a file (e.g. the one in a checkpoint).
+
+    Raises:
+        FileNotFoundError: ``path`` does not exist.
+        ValueError: invalid YAML, unknown key or bad value (messages name the file and key).
+    """
+    if path is not None:
+        path = Path(path)
+        if not path.is_file():
+            raise FileNotFoundError(f"config file not found: {path}")
+        try:
+            data = yaml.load(path.read_text(), Loader=YamlLoader)  # a SafeLoader subclass
+        except yaml.YAMLError as err:
+            raise ValueError(f"{path}: invalid YAML: {err}") from None
+        data = {} if data is None else data
+        if not isinstance(data, dict):
+            raise ValueError(f"{path}: expected a mapping at the top level")
+    else:
+        data = {}
+    if base is not None:
+        data = _merge(to_plain(base), data)
+    data = apply_overrides(data, overrides)
+    try:
+        return config_from_dict(data)
+    except ValueError as err:
+        raise ValueError(f"{path}: {err}" if path is not None else str(err)) from None
+
+
+def _merge(base: dict[str, Any], update: Mapping[str, Any]) -> dict[str, Any]:
+    out = dict(base)
+    for k, v in update.items():
+        if isinstance(v, Mapping) and isinstance(out.get(k), dict):
+            out[k] = _merge(out[k], v)
+        else:
+            out[k] = v
+    return out

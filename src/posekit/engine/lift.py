@@ -1,0 +1,205 @@
+"""The ``lift`` task: 2D → 3D lifting models (``martinez``, ``lcn``, ``smplr_dae``) trained
+with Lightning.
+
+- input normalization: at ``setup("fit")`` the model's ``input_mean`` / ``input_std`` buffers
+  are set from statistics of the training inputs, so the checkpoint is self-contained (a
+  resumed run restores the saved buffers);
+- loss (``loss.name``): ``mpjpe`` (mean joint distance), ``l1`` or ``mse``, over the joints with
+  finite ground truth;
+- denoising models: when the model's config holds a non-zero ``noise`` (`NoiseConfig`, the DAE
+  of SMPLR), the training inputs are corrupted by `structured_noise` with a generator of
+  (seed, rank, step); validation inputs stay clean;
+- validation: `evaluate_pose3d` over the whole validation set, logged as ``val/mpjpe_mm``,
+  ``val/pa_mpjpe_mm``, ``val/n_mpjpe_mm``, ``val/pck3d_150mm``, ``val/auc3d``; the per-joint
+  errors of the last validation are kept in ``last_evaluation``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any
+
+import lightning as L
+import torch
+from torch import Tensor
+from tqdm.auto import tqdm
+
+from posekit.engine.base import TaskEvaluation, TaskModule
+from posekit.engine.config import ExperimentConfig
+from posekit.engine.datamodule import VAL_BATCH_SIZE, LiftDataModule, build_lift_val_set
+from posekit.engine.lift_data import TensorBatches
+from posekit.engine.seeding import STREAM_NOISE, make_generator
+from posekit.losses import joint_l1_loss, joint_mse_loss, mpjpe_loss
+from posekit.metrics import evaluate_pose3d, joint_errors, per_joint_mean
+from posekit.models.lift.noise import NoiseConfig, structured_noise
+
+__all__ = ["LOSS_FUNCTIONS", "LiftModule", "lift_evaluation"]
+
+LOSS_FUNCTIONS: dict[str, Callable[..., Tensor]] = {
+    "mpjpe": mpjpe_loss,
+    "l1": joint_l1_loss,
+    "mse": joint_mse_loss,
+}
+
+#: Summary metrics logged as ``val/<key>`` (counts are not logged).
+_LOGGED = ("mpjpe_mm", "pa_mpjpe_mm", "n_mpjpe_mm", "pck3d_150mm", "auc3d")
+
+
+def lift_evaluation(pred: Tensor, gt: Tensor, skeleton: str) -> TaskEvaluation:
+    """3D metrics of a lifting model's predictions: summary and per joint.
+
+    NaN in ``gt`` marks a missing joint (left out of every mean).
+
+    Shapes:
+        pred: (N, J, 3), gt: (N, J, 3) root-relative metres.
+
+    Returns:
+        A `TaskEvaluation`: ``metrics`` from `evaluate_pose3d` (mm keys), ``per_joint``
+        ``{"MPJPE (mm)": (J,), "PA-MPJPE (mm)": (J,)}``.
+    """
+    metrics = evaluate_pose3d(pred, gt)
+    per_joint = {
+        "MPJPE (mm)": per_joint_mean(joint_errors(pred, gt)) * 1000.0,
+        "PA-MPJPE (mm)": per_joint_mean(joint_errors(pred, gt, align="procrustes")) * 1000.0,
+    }
+    return TaskEvaluation(metrics, per_joint, skeleton, int(pred.shape[0]))
+
+
+def _is_noisy(noise: NoiseConfig | None) -> bool:
+    if noise is None:
+        return False
+    return any(
+        getattr(noise, k) > 0 for k in ("jitter_sigma", "swap_prob", "drop_prob", "outlier_prob")
+    )
+
+
+class LiftModule(TaskModule):
+    """LightningModule of the lifting models (see the module docstring).
+
+    Args:
+        config: an experiment with ``task: lift``.
+    """
+
+    task = "lift"
+    monitor = ("val/mpjpe_mm", "min")
+
+    def __init__(self, config: ExperimentConfig) -> None:
+        super().__init__(config)
+        self.loss_fn = LOSS_FUNCTIONS[config.loss.name]
+        noise = getattr(getattr(self.model, "config", None), "noise", None)
+        self.noise: NoiseConfig | None = noise if _is_noisy(noise) else None
+        self.skeleton_name: str = self.model.skeleton.name  # type: ignore[union-attr]
+        self._val_pred: list[Tensor] = []
+        self._val_gt: list[Tensor] = []
+        self.last_evaluation: TaskEvaluation | None = None
+
+    # --- data -----------------------------------------------------------------------------
+
+    @classmethod
+    def build_datamodule(cls, config: ExperimentConfig) -> L.LightningDataModule:
+        return LiftDataModule(config)
+
+    @classmethod
+    def evaluation_batches(
+        cls,
+        config: ExperimentConfig,
+        source: str | None = None,
+        params: dict[str, Any] | None = None,
+    ) -> tuple[Iterable[Mapping[str, Tensor]], int]:
+        batches = TensorBatches(build_lift_val_set(config, source, params), VAL_BATCH_SIZE)
+        return batches, len(batches)
+
+    def setup(self, stage: str) -> None:
+        if stage != "fit":
+            return
+        dm = self.trainer.datamodule
+        skeleton = getattr(dm, "skeleton", None)
+        if skeleton is not None and skeleton != self.skeleton_name:
+            raise ValueError(
+                f"data source {self.experiment.data.source!r} yields {skeleton} joints, but the "
+                f"model is built for {self.skeleton_name} (set model.overrides.skeleton)"
+            )
+        coords = getattr(dm, "coords", None)
+        model_coords = getattr(self.model.config, "input_coords", None)
+        if coords is not None and model_coords is not None and coords != model_coords:
+            raise ValueError(
+                f"the data source feeds {coords!r} coordinates, but the model expects "
+                f"{model_coords!r} (set data.params.coords or model.overrides.input_coords)"
+            )
+        if hasattr(self.model, "set_input_normalization"):
+            mean, std = dm.input_statistics()
+            self.model.set_input_normalization(mean, std)
+
+    # --- steps ----------------------------------------------------------------------------
+
+    def forward(self, keypoints2d: Tensor, visibility: Tensor | None = None) -> dict[str, Tensor]:
+        return self.model(keypoints2d, visibility)
+
+    def training_step(self, batch: Mapping[str, Tensor], batch_idx: int) -> Tensor:
+        kp, vis, gt = batch["keypoints2d"], batch["visibility"], batch["joints3d"]
+        if self.noise is not None:
+            gen = make_generator(
+                self.experiment.seed, STREAM_NOISE, self.global_rank, self.global_step
+            )
+            kp, vis = structured_noise(kp, vis, self.skeleton_name, self.noise, gen)
+        pred = self.model(kp, vis)["joints3d"]  # (B, J, 3)
+        valid = gt.isfinite().all(-1)  # (B, J): joints with ground truth
+        loss = self.loss_fn(pred, gt, valid)
+        B = kp.shape[0]
+        self.log("train/loss", loss, prog_bar=True, batch_size=B)
+        with torch.no_grad():
+            mpjpe = mpjpe_loss(pred, gt, valid) * 1000.0
+        self.log("train/mpjpe_mm", mpjpe, prog_bar=True, batch_size=B)
+        self.log_lr()
+        return loss
+
+    def on_validation_epoch_start(self) -> None:
+        self._val_pred, self._val_gt = [], []
+
+    def validation_step(self, batch: Mapping[str, Tensor], batch_idx: int) -> None:
+        pred = self.model(batch["keypoints2d"], batch["visibility"])["joints3d"]
+        self._val_pred.append(pred.detach().float().cpu())
+        self._val_gt.append(batch["joints3d"].detach().float().cpu())
+
+    def on_validation_epoch_end(self) -> None:
+        if not self._val_pred:
+            return
+        ev = lift_evaluation(torch.cat(self._val_pred), torch.cat(self._val_gt), self.skeleton_name)
+        self._val_pred, self._val_gt = [], []
+        for key in _LOGGED:
+            if key in ev.metrics:
+                # Every rank validates the whole set: the values agree; sync_dist keeps the
+                # logger's epoch-level bookkeeping consistent under DDP.
+                self.log(
+                    f"val/{key}", float(ev.metrics[key]), sync_dist=True, prog_bar=key == "mpjpe_mm"
+                )
+        if not self.trainer.sanity_checking:
+            self.last_evaluation = ev
+
+    # --- evaluation outside Lightning -----------------------------------------------------
+
+    @torch.no_grad()
+    def evaluate(
+        self,
+        batches: Iterable[Mapping[str, Tensor]],
+        progress: bool = True,
+        total: int | None = None,
+    ) -> TaskEvaluation:
+        """Run the model (eval mode) over ``batches`` and compute `lift_evaluation`."""
+        was_training = self.model.training
+        self.model.eval()
+        device = next(self.model.parameters()).device
+        preds, gts = [], []
+        try:
+            for batch in tqdm(
+                batches, total=total, desc="eval", disable=not progress, unit="batch"
+            ):
+                kp = batch["keypoints2d"].to(device)
+                vis = batch["visibility"].to(device)
+                preds.append(self.model(kp, vis)["joints3d"].float().cpu())
+                gts.append(batch["joints3d"].float().cpu())
+        finally:
+            self.model.train(was_training)
+        if not preds:
+            raise ValueError("evaluation data is empty")
+        return lift_evaluation(torch.cat(preds), torch.cat(gts), self.skeleton_name)
