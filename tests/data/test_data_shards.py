@@ -5,11 +5,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from posekit._io import atomic_write
 from posekit.data.sample import Sample
 from posekit.data.synthetic.shards import (
     Manifest,
     ShardInfo,
-    atomic_write_bytes,
     read_manifest,
     read_shard,
     sample_rng,
@@ -59,7 +59,7 @@ def test_shard_round_trip_and_determinism(tmp_path: Path) -> None:
     data = shard_bytes(samples)
     assert data == shard_bytes([_sample(sample_rng(7, i), people=1 + i % 3) for i in range(5)])
     path = tmp_path / "shard-00000.zip"
-    atomic_write_bytes(path, data)
+    atomic_write(path, data)
     back = list(read_shard(path))
     assert len(back) == 5
     for a, b in zip(samples, back):

@@ -9,7 +9,7 @@ import pytest
 import torch
 from engine_toy_data import toy_overrides
 
-from posekit.engine import checkpoint as ckpt_mod
+from posekit import _io as posekit_io
 from posekit.engine.checkpoint import (
     AtomicCheckpointIO,
     CheckpointError,
@@ -45,7 +45,7 @@ def test_save_goes_through_a_temporary_name_and_os_replace(
         calls.append((src, dst))
         real_replace(src, dst)
 
-    monkeypatch.setattr(ckpt_mod.os, "replace", spy)
+    monkeypatch.setattr(posekit_io.os, "replace", spy)
     io.save_checkpoint(_posekit_ckpt(2.0), path)
     assert len(calls) == 1 and Path(calls[0][1]) == path
     assert float(load_checkpoint(path)["state_dict"]["w"][0]) == 2.0
@@ -62,7 +62,7 @@ def test_a_failed_save_leaves_the_previous_checkpoint_intact(
     def crash(*args: object) -> None:
         raise OSError("disk full")
 
-    monkeypatch.setattr(ckpt_mod.os, "replace", crash)
+    monkeypatch.setattr(posekit_io.os, "replace", crash)
     with pytest.raises(OSError, match="disk full"):
         io.save_checkpoint(_posekit_ckpt(2.0), path)
     assert float(load_checkpoint(path)["state_dict"]["w"][0]) == 1.0

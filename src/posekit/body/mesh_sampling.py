@@ -29,7 +29,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -37,6 +36,7 @@ import numpy as np
 import torch
 
 from posekit._checks import check_shape
+from posekit._io import atomic_write_npz
 
 __all__ = ["MeshHierarchy", "closest_point_barycentric", "mesh_hierarchy", "sparse_apply"]
 
@@ -245,16 +245,7 @@ def mesh_hierarchy(
                 arrays[f"{name}{level}"] = np.stack([r, c]).astype(np.int64)
                 arrays[f"{name}{level}_val"] = np.asarray(x, dtype=np.float64)
         if use_cache:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.stem, suffix=".tmp")
-            try:
-                with os.fdopen(fd, "wb") as fh:
-                    np.savez(fh, **arrays)
-                os.replace(tmp, path)  # atomic on POSIX: readers see all or nothing
-            except BaseException:
-                if os.path.exists(tmp):
-                    os.unlink(tmp)
-                raise
+            atomic_write_npz(path, arrays)
     L = len(factors)
     verts = [torch.as_tensor(arrays[f"v{i}"], dtype=torch.float32) for i in range(L + 1)]
     fcs = [torch.as_tensor(arrays[f"f{i}"], dtype=torch.long) for i in range(L + 1)]

@@ -79,8 +79,8 @@ def run_preview(args: argparse.Namespace) -> int:
     import cv2
     import numpy as np
 
+    from posekit._io import atomic_write
     from posekit.data.datasets import SyntheticDataset
-    from posekit.data.synthetic.shards import atomic_write_bytes
     from posekit.viz import contact_sheet, draw_sample
 
     if args.out.suffix.lower() != ".png":
@@ -95,6 +95,6 @@ def run_preview(args: argparse.Namespace) -> int:
     if not ok:  # pragma: no cover
         raise RuntimeError("PNG encoding failed")
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    atomic_write_bytes(args.out, png.tobytes())
+    atomic_write(args.out, png.tobytes())
     print(f"{args.out}: {n} samples of {args.root} ({sheet.shape[1]}x{sheet.shape[0]} px)")
     return 0

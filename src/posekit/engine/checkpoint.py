@@ -16,10 +16,7 @@ metric improves (`RunCheckpoint`).
 
 from __future__ import annotations
 
-import contextlib
 import io
-import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +26,7 @@ from lightning.fabric.plugins.io.torch_io import TorchCheckpointIO
 from lightning.pytorch.callbacks import Checkpoint
 from lightning.pytorch.trainer.states import TrainerFn
 
+from posekit._io import atomic_write
 from posekit.engine.base import METADATA_KEY
 
 __all__ = [
@@ -45,9 +43,6 @@ __all__ = [
 
 BEST = "best.ckpt"
 LAST = "last.ckpt"
-
-_UMASK = os.umask(0)  # read once at import (umask can only be read by setting it)
-os.umask(_UMASK)
 
 
 class CheckpointError(ValueError):
@@ -74,36 +69,6 @@ class AtomicCheckpointIO(TorchCheckpointIO):
         buffer = io.BytesIO()
         torch.save(checkpoint, buffer)
         atomic_write(Path(path), buffer.getbuffer())
-
-
-def atomic_write(path: Path, data: bytes | memoryview) -> None:
-    """Write ``data`` to ``path`` atomically: a temporary file in the same folder, fsync, then
-    ``os.replace`` (a reader sees the old file or the new one); the temporary file is removed
-    if anything fails."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            os.fchmod(fh.fileno(), 0o666 & ~_UMASK)  # mkstemp makes 0600; honour the umask
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
-    _fsync_dir(path.parent)
-
-
-def _fsync_dir(folder: Path) -> None:
-    """Make the rename durable (best effort: some file systems cannot fsync a folder)."""
-    with contextlib.suppress(OSError):
-        fd = os.open(folder, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
 
 
 class RunCheckpoint(Checkpoint):

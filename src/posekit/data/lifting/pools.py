@@ -18,7 +18,6 @@ import hashlib
 import inspect
 import json
 import os
-import tempfile
 import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -28,6 +27,7 @@ import numpy as np
 import torch
 
 from posekit._checks import check_finite, check_shape
+from posekit._io import atomic_write_npz
 from posekit.skeletons import get_skeleton
 
 __all__ = [
@@ -235,7 +235,7 @@ class SyntheticPosePool(PosePool):
                 if num_threads is not None:
                     torch.set_num_threads(threads)
             if self.cache_file is not None:
-                _save_atomic(self.cache_file, arrays)
+                atomic_write_npz(self.cache_file, arrays)
         families = arrays["families"].astype(str)
         labels = {"family": families[arrays["family"]], "shape": arrays["shape"]}
         super().__init__(arrays["joints"], "h36m17", labels, f"synthetic n={num} seed={seed}")
@@ -282,20 +282,6 @@ def _generate(
         "family": poses.family.astype(np.int64),
         "families": np.asarray(poses.families, dtype=str),
     }
-
-
-def _save_atomic(path: Path, arrays: Mapping[str, np.ndarray]) -> None:
-    """np.savez to a temporary file in the same folder, then rename it into place."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.stem, suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            np.savez(fh, **arrays)
-        os.replace(tmp, path)  # atomic on POSIX: readers see all or nothing
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
 
 
 class RealH36MPoses(PosePool):

@@ -27,13 +27,13 @@ from typing import Any
 import cv2
 import numpy as np
 
+from posekit._io import atomic_write
 from posekit.data.sample import Sample
 
 __all__ = [
     "Manifest",
     "ShardInfo",
     "ShardReader",
-    "atomic_write_bytes",
     "read_manifest",
     "read_shard",
     "sample_rng",
@@ -50,17 +50,6 @@ def sample_rng(seed: int, index: int) -> np.random.Generator:
     if seed < 0 or index < 0:
         raise ValueError(f"seed and index must be >= 0, got seed={seed}, index={index}")
     return np.random.default_rng([seed, index])
-
-
-def atomic_write_bytes(path: str | os.PathLike[str], data: bytes) -> None:
-    """Write ``data`` to ``path`` through a temporary file and a rename (never half-written)."""
-    path = Path(path)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    with open(tmp, "wb") as fh:
-        fh.write(data)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
 
 
 def sha256_file(path: str | os.PathLike[str]) -> str:
@@ -217,7 +206,7 @@ class Manifest:
         return json.dumps(d, indent=1, sort_keys=True)
 
     def write(self, directory: str | os.PathLike[str]) -> None:
-        atomic_write_bytes(Path(directory) / MANIFEST, self.to_json().encode())
+        atomic_write(Path(directory) / MANIFEST, self.to_json().encode())
 
 
 def read_manifest(directory: str | os.PathLike[str]) -> Manifest:

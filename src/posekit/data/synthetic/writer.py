@@ -21,12 +21,12 @@ from typing import Any
 from tqdm import tqdm
 
 from posekit import __version__
+from posekit._io import atomic_write
 from posekit.data.sample import Sample
 from posekit.data.synthetic.shards import (
     MANIFEST,
     Manifest,
     ShardInfo,
-    atomic_write_bytes,
     read_manifest,
     sample_rng,
     sha256_file,
@@ -75,7 +75,7 @@ def _make_shard(args: tuple[str, int, int, int, int]) -> tuple[int, str, int]:
     assert _worker_fn is not None
     samples = [_worker_fn(i, sample_rng(seed, i)) for i in range(first, first + count)]
     path = Path(out) / f"shard-{k:05d}.zip"
-    atomic_write_bytes(path, shard_bytes(samples))
+    atomic_write(path, shard_bytes(samples))
     return k, path.name, count
 
 
