@@ -41,7 +41,8 @@ __all__ = [
 ]
 
 #: Input coordinate systems a lifting model can be trained on (stored in its config):
-#: ``"pixel"``: image or crop pixels (x, y), pixel centres at integer coordinates;
+#: ``"pixel"``: image pixels scaled by the image width as in Martinez's public code,
+#: ``x / W * 2 - (1, H / W)`` (`posekit.data.lifting.normalize_keypoints`);
 #: ``"camera"``: normalized image-plane coordinates ``((u - cx) / fx, (v - cy) / fy)``.
 INPUT_COORDS = ("pixel", "camera")
 
