@@ -1,4 +1,5 @@
-"""Session-wide anny models for the body tests (built once; anny caches its data on disk)."""
+"""Session-wide anny models shared by every test directory (built once per session; anny
+caches its data on disk)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ import torch
 @pytest.fixture(scope="session")
 def anny_body():
     """`AnnyBody` in float32 (the first build on a machine takes ~40 s, later ones ~0.4 s)."""
-    pytest.importorskip("anny", reason="the anny body tests need the 'anny' package")
+    pytest.importorskip("anny", reason="these tests need the 'anny' package")
     from posekit.body import AnnyBody
 
     return AnnyBody()
