@@ -1,9 +1,9 @@
 """Synthetic engine throughput: samples/s end to end (sample, render, encode) per worker.
 
-One worker = one process with one torch thread, as `posekit data synth --workers K` runs them;
-K workers on K cores scale about linearly (shards are independent). Peak memory is the
-process's maximum resident set size. Targets: >= 40 body samples/s and >= 100 hand samples/s
-per core.
+One worker = one process with one thread (torch and llvmpipe), as `posekit data synth
+--workers K` runs them; K workers on K cores scale about linearly (shards are independent).
+Peak memory is the process's maximum resident set size. Targets: >= 40 body samples/s and
+>= 100 hand samples/s per core.
 
     .venv/bin/python benchmarks/synthetic.py [--num 200] [--tasks body hand]
 """
@@ -20,11 +20,10 @@ import time
 
 
 def _measure(task: str, num: int, size: tuple[int, int] | None) -> None:
-    import torch
-
-    torch.set_num_threads(1)
     from posekit.data.synthetic.shards import sample_rng, shard_bytes
-    from posekit.data.synthetic.writer import DEFAULT_SIZES, make_generator
+    from posekit.data.synthetic.writer import DEFAULT_SIZES, make_generator, single_thread_worker
+
+    single_thread_worker()  # as `posekit data synth --workers K` sets up each worker
 
     size = size or DEFAULT_SIZES[task]
     t0 = time.perf_counter()
@@ -67,7 +66,7 @@ def main() -> None:
         )
     except (OSError, StopIteration):
         pass
-    print(f"CPU: {cpu}, {os.cpu_count()} cores; one worker = one process, 1 torch thread")
+    print(f"CPU: {cpu}, {os.cpu_count()} cores; one worker = one process, 1 thread")
     print(f"1-min load average before: {os.getloadavg()[0]:.2f}\n")
     print(
         "| task | size | samples | generate ms/sample | encode ms/sample | samples/s/worker "

@@ -23,6 +23,24 @@ AnnyKind = Literal["body", "hand.R", "hand.L"]
 
 
 @functools.cache
+def _cache_warp_skinning_kernel() -> None:
+    """Make anny's Warp skinning reuse its kernel instead of rebuilding it on every forward.
+
+    ``anny.skinning.warp_skinning.get_kernel`` defines a new ``@wp.kernel`` per call; Warp
+    then re-walks and re-hashes its source (~1.6 ms a body forward on the CPU) before finding
+    the module it already compiled. The kernel only depends on its (hashable) arguments, so
+    memoizing it gives the same kernel and the same outputs.
+    """
+    try:
+        from anny.skinning import warp_skinning
+    except Exception:  # no Warp (or another anny): nothing to cache
+        return
+    get_kernel = getattr(warp_skinning, "get_kernel", None)
+    if get_kernel is not None and not hasattr(get_kernel, "cache_info"):
+        warp_skinning.get_kernel = functools.cache(get_kernel)
+
+
+@functools.cache
 def load_anny(kind: AnnyKind = "body") -> anny.Anny:
     """The anny model of one kind, built on first use and cached for the process.
 
@@ -41,6 +59,7 @@ def load_anny(kind: AnnyKind = "body") -> anny.Anny:
             warp.config.log_level = warp.LOG_WARNING
     except (ImportError, AttributeError):  # anny falls back to torch skinning without Warp
         pass
+    _cache_warp_skinning_kernel()
     try:
         import anny
     except ImportError as e:  # pragma: no cover - depends on the environment

@@ -15,7 +15,7 @@ import numpy as np
 
 from posekit.data.synthetic.render import MeshInstance
 
-__all__ = ["BACKGROUNDS", "Forearm", "background_plane", "incidence_cosines", "rotation"]
+__all__ = ["BACKGROUNDS", "Forearm", "background_plane", "rotation"]
 
 BACKGROUNDS = ("none", "wall", "table")
 
@@ -163,7 +163,7 @@ def background_plane(
     ``"wall"``: normal within 30° of the optical axis, 0.1–1.0 m behind the hand's farthest
     vertex (measured along the normal), covering the whole image. ``"table"``: a horizontal
     plane 2–25 cm below the hand's lowest vertex for a camera looking down by 0–45° and
-    rolled by up to ±10°, an 8 m square. Its colour encodes its normal (see `incidence_cosines`).
+    rolled by up to ±10°, an 8 m square, with its exact normal (for the incidence angles).
 
     Shapes:
         hand_vertices: (V, 3) camera metres; K: (3, 3).
@@ -189,36 +189,8 @@ def background_plane(
         e1 /= np.linalg.norm(e1)
         e2 = np.cross(n, e1)
         quad = d * n + 4.0 * np.array([e1 + e2, e1 - e2, -e1 - e2, -e1 + e2])
-    colour = np.broadcast_to((n + 1.0) * 0.5, (4, 3))
     return MeshInstance(
         quad.astype(np.float32),
         np.array([[0, 1, 2], [0, 2, 3]]),
-        colors=colour,
         normals=np.broadcast_to(n, (4, 3)).astype(np.float32),
     )
-
-
-_DECODE = np.arange(256, dtype=np.float32) * np.float32(2.0 / 255.0) - np.float32(1.0)
-
-
-def incidence_cosines(rgb: np.ndarray, rays: np.ndarray, mask: np.ndarray) -> np.ndarray:
-    """|cos| of the angle between viewing rays and normals rendered as colours (n + 1) / 2.
-
-    Meshes rendered with ``colors = (normals + 1) / 2`` and no shading (ambient 1, diffuse 0)
-    carry their interpolated normal in the RGB image; it is decoded (8 bits: about 0.5°),
-    renormalized and dotted with the pixel's unit ray, at the pixels of ``mask`` only.
-
-    Shapes:
-        rgb: (H, W, 3) uint8; rays: (3, H·W) unit rays (pixels row-major); mask: (H, W) bool
-        -> (H, W) float32, 0 outside the mask.
-    """
-    idx = np.flatnonzero(mask)
-    flat = rgb.reshape(-1)
-    # planar gathers with np.take: several times faster than fancy-indexing (N, 3) rows
-    n = [np.take(_DECODE, np.take(flat, 3 * idx + c)) for c in range(3)]
-    r = [np.take(rays[c], idx) for c in range(3)]
-    dot = n[0] * r[0] + n[1] * r[1] + n[2] * r[2]
-    norm = np.sqrt(n[0] * n[0] + n[1] * n[1] + n[2] * n[2])
-    out = np.zeros(mask.shape, np.float32)
-    out.reshape(-1)[idx] = np.abs(dot) / np.maximum(norm, np.float32(1e-6))
-    return out

@@ -12,10 +12,8 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
-import torch
 
 from posekit._checks import check_shape
-from posekit.geometry.camera import project
 
 __all__ = ["CameraSample", "CameraSampler", "look_at", "project_points"]
 
@@ -61,10 +59,12 @@ def look_at(eye: np.ndarray, target: np.ndarray, up: np.ndarray | None = None) -
 def project_points(points_cam: np.ndarray, K: np.ndarray) -> np.ndarray:
     """`posekit.geometry.project` for numpy arrays: (..., 3) camera metres → (..., 2) px."""
     check_shape(points_cam, "points_cam", "... 3")
-    pts = torch.from_numpy(np.asarray(points_cam, dtype=np.float64))
-    return project(pts[..., None, :], torch.from_numpy(np.asarray(K, np.float64)))[
-        ..., 0, :
-    ].numpy()
+    check_shape(K, "K", "3 3")
+    # The same formula as `project` (no distortion), in numpy: no tensor round trips (the
+    # camera sampler projects a few times per sample).
+    pts = np.asarray(points_cam, dtype=np.float64)
+    K = np.asarray(K, np.float64)
+    return (pts[..., :2] / pts[..., 2:3]) @ K[:2, :2].T + K[:2, 2]
 
 
 @dataclass(frozen=True)

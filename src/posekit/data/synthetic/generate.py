@@ -26,6 +26,7 @@ from posekit.data.sample import Sample
 from posekit.data.synthetic.cameras import CameraSampler, project_points
 from posekit.data.synthetic.occluders import (
     OccluderConfig,
+    mask_box,
     paste_occluders,
     update_visibility,
     visibility_from_depth,
@@ -184,9 +185,9 @@ class BodySceneGenerator:
                 instance_mask=r.instance_mask,
                 instance_id=p,
             )
-            ys, xs = np.nonzero(r.instance_mask == p)
-            if len(xs):  # box of the rendered pixels (edges of the outermost pixels)
-                bbox[p] = (xs.min() - 0.5, ys.min() - 0.5, xs.max() + 0.5, ys.max() + 0.5)
+            box = mask_box(r.instance_mask == p)
+            if box is not None:  # box of the rendered pixels (edges of the outermost pixels)
+                bbox[p] = box
             else:  # hidden entirely: the projected body's box, clipped to the image
                 uv = project_points(verts_c[p, ::16], K)
                 lo = np.clip(uv.min(0), -0.5, [W - 0.5, H - 0.5])

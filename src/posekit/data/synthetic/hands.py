@@ -80,7 +80,6 @@ from posekit.data.synthetic._hand_scene import (
     BACKGROUNDS,
     Forearm,
     background_plane,
-    incidence_cosines,
     rotation,
 )
 from posekit.data.synthetic.depth_sensor import DepthSensorConfig, simulate_depth_sensor
@@ -89,8 +88,8 @@ from posekit.data.synthetic.hand_families import (
     sample_family_articulation,
     sample_hand_shape,
 )
-from posekit.data.synthetic.occluders import visibility_from_depth
-from posekit.data.synthetic.render import MeshInstance, Renderer, vertex_normals
+from posekit.data.synthetic.occluders import mask_box, visibility_from_depth
+from posekit.data.synthetic.render import MeshInstance, Renderer, decode_incidence
 from posekit.skeletons.hand21 import HAND21
 
 __all__ = ["HAND_VISIBILITY_TOLERANCE_M", "NYU_KINECT", "HandDepthGenerator", "kinect_intrinsics"]
@@ -248,12 +247,6 @@ class HandDepthGenerator:
         self.visibility_tolerance_m = tol
         self.instance_mask = bool(instance_mask)
         self.K = kinect_intrinsics((H, W))
-        # unit viewing rays per pixel, (3, H·W), for the incidence angles
-        u, v = np.meshgrid(np.arange(W, dtype=np.float64), np.arange(H, dtype=np.float64))
-        rays = np.stack([(u - self.K[0, 2]) / self.K[0, 0], (v - self.K[1, 2]) / self.K[1, 1]])
-        rays = np.concatenate([rays, np.ones((1, H, W))]).transpose(1, 2, 0)
-        rays = (rays / np.linalg.norm(rays, axis=-1, keepdims=True)).astype(np.float32)
-        self._rays = np.ascontiguousarray(rays.reshape(H * W, 3).T)
         self._renderer: Renderer | None = None
         self._model: tuple[AnnyHand, Forearm] | None = None
         self._faces: dict[str, np.ndarray] = {}
@@ -351,12 +344,11 @@ class HandDepthGenerator:
 
         verts32 = verts.astype(np.float32)
         faces = self._faces[side]
-        normals = vertex_normals(verts32, faces)
-        colors = (normals + 1.0) * 0.5  # normals as colours: decoded per pixel after rendering
         parts = forearm.part_ids[: len(verts32)]  # 0 hand, 1 forearm
-        meshes = [MeshInstance(verts32, faces, colors, parts, normals=normals)]
+        # smooth normals computed by the renderer; its rgb holds the incidence cosines
+        meshes = [MeshInstance(verts32, faces, part_ids=parts)]
         meshes += [] if plane is None else [plane]
-        frame = renderer.render(meshes, K, ambient=1.0, diffuse=0.0)
+        frame = renderer.render(meshes, K, incidence=True)
         clean = frame.depth
         own = frame.instance_mask == 0
 
@@ -368,12 +360,9 @@ class HandDepthGenerator:
         vis = visibility_from_depth(kp, z_test, np.where(own, clean, 0.0), 0.0)
         depth = clean
         if self.noise:
-            cos = incidence_cosines(frame.rgb, self._rays, clean > 0)
+            cos = decode_incidence(frame.rgb)  # 0 where no surface (no background image)
             depth = simulate_depth_sensor(clean, cos, float(K[0, 0]), rng, self.sensor)
-        ys, xs = np.nonzero(own & (frame.part_mask == 0))
-        bbox = [0.0] * 4  # the hand out of frame
-        if len(xs):
-            bbox = [xs.min() - 0.5, ys.min() - 0.5, xs.max() + 0.5, ys.max() + 0.5]
+        bbox = mask_box(own & (frame.part_mask == 0)) or [0.0] * 4  # [0]*4: out of frame
 
         shape, R = params.pop("shape"), params.pop("R")
         R = _MIRROR @ R @ _MIRROR if side == "L" else R

@@ -31,6 +31,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 
+import cv2
 import numpy as np
 
 from posekit._checks import check_shape
@@ -42,6 +43,7 @@ __all__ = [
     "MeshInstance",
     "RenderOutput",
     "Renderer",
+    "decode_incidence",
     "get_gl_context",
     "projection_from_intrinsics",
     "random_light_direction",
@@ -158,6 +160,26 @@ class MeshInstance:
         return np.full((len(self.vertices), 3), 0.7, np.float32)
 
 
+_INCIDENCE_SCALE = np.float32(1.0 / 65535.0)
+
+
+def decode_incidence(rgb: np.ndarray) -> np.ndarray:
+    """|cos| of the incidence angles from ``render(..., incidence=True)``'s ``rgb``.
+
+    16-bit fixed point (R high byte, G low byte): steps of 1.5e-5, i.e. angles resolved to
+    0.3° at normal incidence and finer elsewhere (8-bit normals as colours gave ~0.5°).
+
+    Shapes:
+        rgb: (H, W, 3) uint8 -> (H, W) float32 in [0, 1].
+    """
+    check_shape(rgb, "rgb", "H W 3")
+    out = rgb[..., 0].astype(np.float32)
+    out *= np.float32(256.0)
+    out += rgb[..., 1]
+    out *= _INCIDENCE_SCALE
+    return out
+
+
 @dataclass
 class RenderOutput:
     """What `Renderer.render` returns (see the module docstring for the conventions).
@@ -245,6 +267,7 @@ _FRAGMENT_SHADER = """
 uniform vec3 light_dir;
 uniform float ambient;
 uniform float diffuse;
+uniform bool incidence;
 in vec3 v_pos;
 in vec3 v_normal;
 in vec3 v_color;
@@ -254,12 +277,21 @@ layout(location = 1) out vec2 f_ids;
 void main() {
     // Geometric normal from screen-space derivatives, turned towards the camera (at the
     // origin); the smooth normal is flipped onto the same side, so any winding lights right.
-    vec3 ng = cross(dFdx(v_pos), dFdy(v_pos));
-    if (dot(ng, v_pos) > 0.0) ng = -ng;
     vec3 n = normalize(v_normal);
-    if (dot(n, ng) < 0.0) n = -n;
-    float lambert = max(dot(n, light_dir), 0.0);
-    f_color = vec4(clamp(v_color * (ambient + diffuse * lambert), 0.0, 1.0), 1.0);
+    if (incidence) {
+        // |cos| between the viewing ray and the smooth normal (the sign does not matter, so
+        // no geometric normal), 16-bit fixed point in R (high byte) and G (low byte):
+        // q / 255 stored in an 8-bit channel is exactly q.
+        float q = floor(abs(dot(n, normalize(v_pos))) * 65535.0 + 0.5);
+        float hi = floor(q / 256.0);
+        f_color = vec4(hi / 255.0, (q - 256.0 * hi) / 255.0, 0.0, 1.0);
+    } else {
+        vec3 ng = cross(dFdx(v_pos), dFdy(v_pos));
+        if (dot(ng, v_pos) > 0.0) ng = -ng;
+        if (dot(n, ng) < 0.0) n = -n;
+        float lambert = max(dot(n, light_dir), 0.0);
+        f_color = vec4(clamp(v_color * (ambient + diffuse * lambert), 0.0, 1.0), 1.0);
+    }
     f_ids = v_ids + 1.0;  // 0 is the cleared background
 }
 """
@@ -319,6 +351,7 @@ class Renderer:
         light_dir: np.ndarray | None = None,
         ambient: float = 0.4,
         diffuse: float = 0.7,
+        incidence: bool = False,
     ) -> RenderOutput:
         """Render ``meshes`` seen through intrinsics ``K`` over ``background``.
 
@@ -332,6 +365,9 @@ class Renderer:
                 camera.
             ambient, diffuse: shading ``albedo · (ambient + diffuse · max(n·l, 0))``,
                 clipped to [0, 1].
+            incidence: instead of shading, write |cos| of the angle between each pixel's
+                viewing ray and the smooth normal into ``rgb`` (decode it with
+                `decode_incidence`; 0 where no surface if ``background`` is None).
 
         Shapes:
             K: (3, 3); background: (H, W, 3) uint8; light_dir: (3,).
@@ -358,6 +394,7 @@ class Renderer:
             self._prog["light_dir"].value = tuple(float(x) for x in light)
             self._prog["ambient"].value = float(ambient)
             self._prog["diffuse"].value = float(diffuse)
+            self._prog["incidence"].value = bool(incidence)
             ctx.enable_only(ctx.DEPTH_TEST)
             # llvmpipe bins a whole frame before rasterizing; past ~30k triangles a frame got
             # slower than linear here (3 bodies: 12 ms in one draw, 8 ms in chunks), so large
@@ -373,9 +410,9 @@ class Renderer:
 
         # Reused work arrays and fresh outputs: see _meshops for why temporaries are avoided.
         h, w, ws = self.height, self.width, self._scratch
-        ids = ws("ids", (h, w, 2), np.int16)
-        np.subtract(self._idsf, 1, out=ids, casting="unsafe")  # exact small integers
-        instance_mask, part_mask = ids[..., 0].copy(), ids[..., 1].copy()  # -1: background
+        instance_mask, part_mask = np.empty((h, w), np.int16), np.empty((h, w), np.int16)
+        for k, mask in enumerate((instance_mask, part_mask)):  # exact small integers
+            np.subtract(self._idsf[..., k], 1, out=mask, casting="unsafe")  # -1: background
         fg = ws("fg", (h, w), np.bool_)
         np.greater_equal(instance_mask, 0, out=fg)
         # Window depth d in [0, 1] (z_ndc = 2d - 1) back to camera z: z = f n / (f - d (f - n)).
@@ -387,10 +424,11 @@ class Renderer:
         np.divide(np.float32(f * n), tmp, out=depth)
         np.copyto(depth, np.float32(BACKGROUND_DEPTH), where=~fg)
         if background is None:
-            rgb = self._rgba[..., :3].copy()  # cleared to black
+            rgb = cv2.cvtColor(self._rgba, cv2.COLOR_RGBA2RGB)  # cleared to black; = [..., :3]
         else:
+            # OpenCV's masked copy: same pixels as np.copyto(where=fg[..., None]), ~40x faster
             rgb = background.copy()
-            np.copyto(rgb, self._rgba[..., :3], where=fg[..., None])
+            cv2.copyTo(cv2.cvtColor(self._rgba, cv2.COLOR_RGBA2RGB), fg.view(np.uint8), rgb)
         return RenderOutput(rgb, depth, instance_mask, part_mask)
 
     def _upload(self, meshes: list[MeshInstance]) -> int:
