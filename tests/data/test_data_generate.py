@@ -95,7 +95,8 @@ def test_samples_are_varied(samples) -> None:
 
 def _synth(out: Path, *extra: str) -> subprocess.Popen:
     cmd = [sys.executable, "-m", "posekit.cli.main", "data", "synth", "--task", "body"]
-    cmd += ["--num", "12", "--seed", "3", "--out", str(out), "--size", "96", "96"]
+    # 30 shards: long enough (seconds) that the kill below lands mid-run
+    cmd += ["--num", "90", "--seed", "3", "--out", str(out), "--size", "64", "64"]
     cmd += ["--shard-size", "3", "--quiet", *extra]
     return subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
@@ -105,7 +106,7 @@ def test_killed_run_resumes_to_the_same_bytes(tmp_path: Path) -> None:
     proc = _synth(a)
     deadline = time.time() + 120
     while time.time() < deadline and len(list(a.glob("shard-*.zip"))) < 1:
-        time.sleep(0.2)
+        time.sleep(0.02)
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait()
     partial = read_manifest(a)
@@ -113,9 +114,9 @@ def test_killed_run_resumes_to_the_same_bytes(tmp_path: Path) -> None:
     done = _synth(a)
     out, err = done.communicate(timeout=300)
     assert done.returncode == 0, err
-    assert "12 body samples in 4 shards (complete)" in out
+    assert "90 body samples in 30 shards (complete)" in out
     m = read_manifest(a)
-    assert m.complete and [s.index for s in m.shards] == [0, 1, 2, 3]
+    assert m.complete and [s.index for s in m.shards] == list(range(30))
     assert not list(a.glob(".*.tmp"))
     # two workers write the same bytes as the killed-and-resumed single worker
     two = _synth(b, "--workers", "2")
