@@ -55,6 +55,9 @@ _LAZY_MODELS: dict[str, str] = {
     "martinez": "posekit.models.lift.martinez:Martinez",
     "lcn": "posekit.models.lift.lcn:LCN",
     "smplr_dae": "posekit.models.lift.dae:DAE",
+    "deeppose": "posekit.models.pose2d.deeppose:DeepPose",
+    "hourglass": "posekit.models.pose2d.hourglass:HourglassPose",
+    "compositional": "posekit.models.pose2d.compositional:Compositional",
 }
 
 ModelT = TypeVar("ModelT", bound=type[nn.Module])
