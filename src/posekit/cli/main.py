@@ -13,11 +13,11 @@ import sys
 from collections.abc import Sequence
 
 from posekit import __version__
-from posekit.cli import data, demo, evaluate, models, skeletons, train, version
+from posekit.cli import data, demo, evaluate, models, predict, skeletons, train, version
 
 __all__ = ["CliError", "build_parser", "main"]
 
-_SUBCOMMANDS = (version, skeletons, data, demo, models, train, evaluate)
+_SUBCOMMANDS = (version, skeletons, data, demo, models, train, evaluate, predict)
 
 
 class CliError(Exception):
