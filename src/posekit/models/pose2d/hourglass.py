@@ -14,7 +14,7 @@ stack.
 Integral decoding (``integral=True``): the last stack's heatmaps also go through the
 soft-argmax codec (``Heatmap2D(decode_method="soft_argmax", beta=integral_beta)``), which reads
 them as logits; ``"keypoints"`` is then differentiable, so a coordinate loss
-(`posekit.losses.keypoint_l1_loss`) can be added to the heatmap loss. Gaussian targets peak at
+(`posekit.losses.stage_l1_loss`) can be added to the heatmap loss. Gaussian targets peak at
 1 over a zero background, so ``beta`` must be large enough for the peak to dominate the
 softmax over h * w cells (``integral_beta = 10``: exp(10) ≈ 2e4 against 4096 cells at 64x64).
 """
