@@ -130,6 +130,7 @@ def pose3d_figure(
     views: Sequence[View] = DEFAULT_VIEWS,
     root_align: bool = True,
     title: str | None = None,
+    legend: bool = True,
     size_px: tuple[int, int] | None = None,
     dpi: int = 100,
 ) -> Figure:
@@ -147,6 +148,7 @@ def pose3d_figure(
         root_align: translate the prediction so that its root (joint 0) sits on the ground
             truth's root, as root-relative predictions are evaluated.
         title: figure title (the MPJPE is appended when comparing).
+        legend: draw the colour legend under the panels.
         size_px: (H, W) of the figure; default 420 high and 400 wide per view.
         dpi: resolution (fonts scale with it).
 
@@ -206,13 +208,14 @@ def pose3d_figure(
     heading = " — ".join(t for t in (title, subtitle) if t)
     if heading:
         fig.suptitle(heading, fontsize=13)
-    fig.legend(
-        handles=_legend_handles(gt is not None),
-        loc="lower center",
-        ncol=5,
-        fontsize=9,
-        frameon=False,
-    )
+    if legend:
+        fig.legend(
+            handles=_legend_handles(gt is not None),
+            loc="lower center",
+            ncol=5,
+            fontsize=9,
+            frameon=False,
+        )
     fig.subplots_adjust(
         left=0.02, right=0.98, bottom=0.08, top=0.88 if heading else 0.95, wspace=0.05
     )
