@@ -19,11 +19,13 @@ Modules:
     soft_argmax: `soft_argmax_2d`, `soft_argmax_3d`, differentiable integral regression.
     volumetric3d: `Volumetric3D`, (pixels, root-relative depth) volumes.
     regression: `Regression2D`, normalised coordinates for DeepPose, `ALIGN_CORNERS`.
+    associative_embedding: `AssociativeEmbedding`, multi-person heatmaps + tags (Newell 2017).
     voxel: `VoxelCodec`, `depth_to_points`, V2V-PoseNet occupancy and per-voxel targets.
 """
 
 from __future__ import annotations
 
+from posekit.codecs.associative_embedding import AssociativeEmbedding
 from posekit.codecs.heatmap2d import Decode2DMethod, Heatmap2D, gaussian_blur_2d, taylor_refine_2d
 from posekit.codecs.regression import ALIGN_CORNERS, Regression2D
 from posekit.codecs.soft_argmax import soft_argmax_2d, soft_argmax_3d
@@ -32,6 +34,7 @@ from posekit.codecs.voxel import VoxelCodec, depth_to_points
 
 __all__ = [
     "ALIGN_CORNERS",
+    "AssociativeEmbedding",
     "Decode2DMethod",
     "DecodeVolumeMethod",
     "Heatmap2D",
