@@ -1,8 +1,11 @@
-"""Datasets: synthetic shards (`Sample`s) and Human3.6M preprocessed npz files for lifting."""
+"""Datasets: synthetic shards and real 2D pose readers (`Sample`s), Human3.6M npz for lifting."""
 
 from __future__ import annotations
 
+from posekit.data.datasets.coco import COCODataset
 from posekit.data.datasets.h36m import H36MLifting
+from posekit.data.datasets.lsp import LSPDataset
+from posekit.data.datasets.mpii import MPIIDataset
 from posekit.data.datasets.synthetic import SyntheticDataset
 
-__all__ = ["H36MLifting", "SyntheticDataset"]
+__all__ = ["COCODataset", "H36MLifting", "LSPDataset", "MPIIDataset", "SyntheticDataset"]

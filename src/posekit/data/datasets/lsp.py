@@ -75,7 +75,7 @@ def read_lsp_joints(path: str | os.PathLike[str], one_based: bool = True) -> LSP
     path = Path(path)
     try:
         mat = scipy.io.loadmat(path)
-    except (OSError, ValueError, TypeError, NotImplementedError) as err:
+    except Exception as err:  # scipy raises many types (MatReadError, IndexError, ...)
         raise ValueError(f"{path}: cannot read LSP joints.mat ({err})") from None
     if "joints" not in mat:
         found = sorted(k for k in mat if not k.startswith("__"))

@@ -95,6 +95,11 @@ def _number(x: Any) -> float | None:
         return None
 
 
+def _text(x: Any) -> str:
+    """A MATLAB char array as a str ('' for empty values)."""
+    return x if isinstance(x, str) else ""
+
+
 def _scalar(x: Any, path: Path, where: str) -> float:
     v = _number(x)
     if v is None:
@@ -149,7 +154,7 @@ def _record(
 def _load_release(path: Path) -> Any:
     try:
         mat = scipy.io.loadmat(path, struct_as_record=False, squeeze_me=True)
-    except (OSError, ValueError, TypeError, NotImplementedError) as err:
+    except Exception as err:  # scipy raises many types (MatReadError, IndexError, ...)
         raise ValueError(f"{path}: cannot read MPII .mat file ({err})") from None
     if "RELEASE" not in mat:
         found = sorted(k for k in mat if not k.startswith("__"))
@@ -250,10 +255,11 @@ def read_mpii_mat(
             meta["single_person"] = [int(v) - 1 for v in np.atleast_1d(singles[i]).ravel()]
         if i < len(acts):
             act = acts[i]
+            act_id = _number(getattr(act, "act_id", None))
             meta["activity"] = {
-                "category": str(getattr(act, "cat_name", "") or ""),
-                "name": str(getattr(act, "act_name", "") or ""),
-                "id": int(_number(getattr(act, "act_id", None)) or -1),
+                "category": _text(getattr(act, "cat_name", "")),
+                "name": _text(getattr(act, "act_name", "")),
+                "id": -1 if act_id is None else int(act_id),
             }
         records.append(_record(image_dir / name, kps, viss, objs, scales, heads, meta))
     return records
