@@ -52,15 +52,28 @@ def test_console_script_runs() -> None:
     assert "posekit" in res.stdout
 
 
-def test_demo_runs_and_pa_mpjpe_sees_through_similarity(capsys: pytest.CaptureFixture[str]) -> None:
+def test_demo_quick_trains_evaluates_and_writes_a_report(
+    tmp_path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The main job end to end at smoke-test size: data, lifter, evaluation, report."""
+    import re
+
     import torch
 
-    from posekit.cli.demo import _metrics_table
-
-    assert main(["demo", "--num", "340"]) == 0
+    before = torch.get_num_threads()
+    try:
+        assert main(["demo", "--quick", "--out", str(tmp_path / "demo"), "--threads", "1"]) == 0
+    finally:
+        torch.set_num_threads(before)
     out = capsys.readouterr().out
-    assert "PA-MPJPE" in out and "heatmap2d" in out
-    rows = _metrics_table(500, torch.Generator().manual_seed(0))
-    (_, plain), (_, similar) = rows[0], rows[1]
-    assert similar["pa_mpjpe_mm"] == pytest.approx(plain["pa_mpjpe_mm"], rel=1e-9)
-    assert similar["mpjpe_mm"] > 3 * plain["mpjpe_mm"]
+    steps = re.findall(r"^\[(\d)/(\d)\]", out, flags=re.M)
+    assert [int(a) for a, _ in steps] == [1, 2, 3, 4, 5, 6], out
+    assert "MPJPE" in out
+    index = tmp_path / "demo" / "report" / "index.html"
+    assert f"Report: {index}" in out
+    html = index.read_text()
+    assert "2D → 3D lifting" in html and "mpjpe_mm" in html
+    for src in re.findall(r'src="([^"]+)"', html):
+        assert (index.parent / src).is_file(), src
+    assert len(re.findall(r"<img ", html)) >= 6
+    assert (tmp_path / "demo" / "lift" / "checkpoints" / "best.ckpt").is_file()

@@ -56,8 +56,8 @@ def _round(a: np.ndarray, digits: int) -> Any:
     return np.round(np.asarray(a, np.float64), digits).tolist()
 
 
-def lift_picture(frame: Any, pred: Any) -> np.ndarray:
-    """The 2D input (on the image when the frame names one) beside the 3D poses.
+def lift_picture(frame: Any, pred: Any, image: np.ndarray | None = None) -> np.ndarray:
+    """The 2D input (on ``image``, or the image the frame names) beside the 3D poses.
 
     Shapes:
         returns: (H, W, 3) uint8 RGB.
@@ -68,7 +68,9 @@ def lift_picture(frame: Any, pred: Any) -> np.ndarray:
     from posekit.viz.overlay import draw_skeleton
     from posekit.viz.plots3d import plot_pose3d
 
-    if frame.image is not None:
+    if image is not None:
+        canvas = image
+    elif frame.image is not None:
         canvas = read_image(frame.image)
     else:
         H, W = frame.image_size if frame.image_size else (1000, 1000)
