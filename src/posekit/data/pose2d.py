@@ -230,7 +230,8 @@ class TopDownCrops(_PoseDataBase):
         padding: factor on the aspect-fixed person box (1.25, as SimpleBaseline and HRNet).
         seed: base seed of the augmentation.
         min_labelled: skip people with fewer labelled joints (known positions, in the items'
-            skeleton) than this.
+            skeleton) than this; applied where the annotations are in memory (the readers'
+            ``records``), other sources keep every person (synthetic joints are all known).
         norm: PCK normalization: ``"head"`` (``meta["head_size_px"]``, MPII's PCKh),
             ``"torso"`` (``meta["torso_size_px"]``, else the right-shoulder to left-hip
             distance of the source keypoints, LSP's PCK@0.2), ``"bbox"`` (the larger side of
