@@ -32,6 +32,9 @@ __all__ = [
 
 PathLike = str | os.PathLike[str]
 
+# Bar colours of per-joint charts: no orange or blue, which name the body sides there.
+_BAR_COLORS = ("tab:purple", "tab:green", "tab:gray", "tab:brown", "tab:pink", "tab:olive")
+
 
 def _finish(fig: Figure, path: PathLike | None) -> np.ndarray:
     rgb = figure_to_rgb(fig)
@@ -205,7 +208,7 @@ def plot_per_joint_errors(
     for c, n in enumerate(names):
         v = values[n]
         offset = (c - (C - 1) / 2) * bar_h
-        color = f"C{c}"
+        color = _BAR_COLORS[c % len(_BAR_COLORS)]
         m = float(np.nanmean(v)) if np.isfinite(v).any() else math.nan
         ax.barh(y + offset, np.nan_to_num(v), height=bar_h, color=color, label=f"{n}, mean {m:.1f}")
         if math.isfinite(m):

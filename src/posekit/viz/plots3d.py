@@ -41,6 +41,7 @@ __all__ = [
     "DEFAULT_VIEWS",
     "VIEWS",
     "Frame",
+    "View",
     "plot_pose3d",
     "plot_pose3d_vs_gt",
     "pose3d_figure",
