@@ -123,5 +123,11 @@ def test_nan_joints_are_skipped_and_bad_inputs_raise():
         plot_pose3d(gt, "h36m17", views=["back"])
     with pytest.raises(ValueError, match="no finite joint"):
         plot_pose3d(np.full((17, 3), np.nan), "h36m17")
+    torch = pytest.importorskip("torch")
+    as_tensor = torch.tensor(h36m_world(), requires_grad=True)
+    img = plot_pose3d_vs_gt(
+        as_tensor, as_tensor, "h36m17", views=["top"], visibility=torch.ones(17)
+    )
+    assert img.dtype == np.uint8
     custom = plot_pose3d(h36m_world(), "h36m17", frame="world", views=[(30, 10)])
     assert custom.shape == (420, 400, 3)

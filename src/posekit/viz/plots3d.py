@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 from matplotlib.figure import Figure
@@ -99,9 +99,10 @@ def _view_direction(elev_deg: float, azim_deg: float) -> np.ndarray:
     return np.array([np.cos(e) * np.cos(a), np.cos(e) * np.sin(a), np.sin(e)])
 
 
-def _prepare(joints_m: np.ndarray, name: str, sk: Skeleton, frame: Frame) -> np.ndarray:
-    check_shape(joints_m, name, f"{sk.num_joints} 3")
-    return to_plot_frame(np.asarray(joints_m, np.float64), frame)
+def _prepare(joints_m: Any, name: str, sk: Skeleton, frame: Frame) -> np.ndarray:
+    j = np.asarray(joints_m.detach().cpu() if hasattr(joints_m, "detach") else joints_m)
+    check_shape(j, name, f"{sk.num_joints} 3")
+    return to_plot_frame(j.astype(np.float64), frame)
 
 
 def _draw_pose(ax, p: np.ndarray, sk: Skeleton, *, gt_style: bool) -> None:
@@ -163,6 +164,9 @@ def pose3d_figure(
     pose = _prepare(joints_m, "joints_m", sk, frame)
     gt = None if gt_m is None else _prepare(gt_m, "gt_m", sk, frame)
     if visibility is not None:
+        visibility = np.asarray(
+            visibility.detach().cpu() if hasattr(visibility, "detach") else visibility, bool
+        )
         check_shape(visibility, "visibility", f"{sk.num_joints}")
     subtitle = ""
     if gt is not None:
