@@ -128,3 +128,30 @@ def test_not_a_checkpoint_is_refused(tmp_path: Path, capsys) -> None:
     inp = _write(tmp_path / "k.json", {"skeleton": "coco17", "people": []})
     assert main(["predict", str(fake), str(inp), "--out", str(tmp_path / "o")]) == 2
     assert "model.ckpt: not a readable checkpoint" in capsys.readouterr().err
+
+
+def test_onnx_backend_matches_torch(checkpoint: Path, tmp_path: Path) -> None:
+    """--backend onnx exports <stem>.onnx beside the checkpoint once, then reuses it; an .onnx
+    file given directly runs too; all three give the torch result."""
+    import shutil
+
+    ckpt = tmp_path / "m.ckpt"
+    shutil.copy(checkpoint, ckpt)
+    doc = {"skeleton": "coco17", "image_size": [480, 640], "people": [{"keypoints": COCO}]}
+    inp = _write(tmp_path / "k.json", doc)
+    runs = {
+        "torch": [str(ckpt)],
+        "onnx": [str(ckpt), "--backend", "onnx"],
+        "file": [str(tmp_path / "m.onnx")],
+    }
+    got = {}
+    for name, args in runs.items():
+        out = tmp_path / name
+        assert main(["predict", *args, str(inp), "--out", str(out), "--no-pictures"]) == 0
+        doc_out = json.loads((out / "k.json").read_text())
+        got[name] = np.array(doc_out["frames"][0]["people"][0]["joints3d_m"])
+        assert doc_out["backend"] == ("torch" if name == "torch" else "onnx")
+        assert not (out / "k.png").exists()
+    assert (tmp_path / "m.onnx").is_file()
+    np.testing.assert_allclose(got["onnx"], got["torch"], rtol=1e-4, atol=1e-4)
+    np.testing.assert_allclose(got["file"], got["torch"], rtol=1e-4, atol=1e-4)

@@ -101,6 +101,7 @@ def run(args: argparse.Namespace) -> int:
         preset=meta["model"].get("preset", config.model.preset),
         checkpoint=args.checkpoint.name,
         step=int(ckpt.get("global_step", 0)),
+        experiment=meta["experiment"],  # what predict needs to know (cameras, data, ...)
     )
     verify_batch = args.batch_size + 1  # another batch than the traced one: the axis is dynamic
     verify_inputs = model.example_input(verify_batch)

@@ -13,11 +13,21 @@ import sys
 from collections.abc import Sequence
 
 from posekit import __version__
-from posekit.cli import data, demo, evaluate, models, predict, skeletons, train, version
+from posekit.cli import (
+    data,
+    demo,
+    evaluate,
+    export,
+    models,
+    predict,
+    skeletons,
+    train,
+    version,
+)
 
 __all__ = ["CliError", "build_parser", "main"]
 
-_SUBCOMMANDS = (version, skeletons, data, demo, models, train, evaluate, predict)
+_SUBCOMMANDS = (version, skeletons, data, demo, models, train, evaluate, predict, export)
 
 
 class CliError(Exception):

@@ -24,7 +24,14 @@ from posekit.data.keypoints_json import KeypointsFrame
 from posekit.skeletons import get_skeleton
 from posekit.skeletons.convert import convert_keypoints
 
-__all__ = ["BACKENDS", "LiftPrediction", "LiftPredictor", "ModelInfo", "load_predictor"]
+__all__ = [
+    "BACKENDS",
+    "LiftPrediction",
+    "LiftPredictor",
+    "ModelInfo",
+    "export_checkpoint_onnx",
+    "load_predictor",
+]
 
 BACKENDS = ("torch", "onnx")
 
@@ -88,27 +95,68 @@ def _load_onnx(path: Path) -> tuple[Runner, ModelInfo]:
 
     runner = OnnxRunner(path)
     meta = runner.metadata
+    if "task" not in meta or "model" not in meta:
+        raise ValueError(
+            f"{path}: no posekit metadata (task, model); export it with `posekit export`"
+        )
     info = ModelInfo(
         path=path,
         task=meta["task"],
-        model=meta["model"]["name"],
-        preset=meta["model"].get("preset", ""),
-        config=dict(meta["model"]["config"]),
-        experiment=dict(meta.get("experiment", {})),
+        model=meta["model"],
+        preset=meta.get("preset", ""),
+        config=dict(meta.get("config") or {}),
+        experiment=dict(meta.get("experiment") or {}),
         backend="onnx",
     )
-    return runner, info
+
+    def run(**inputs: np.ndarray) -> dict[str, np.ndarray]:
+        return runner(inputs)
+
+    return run, info
+
+
+def export_checkpoint_onnx(path: str | Path, out: str | Path) -> float:
+    """Export a checkpoint to ONNX (as ``posekit export`` does) and check it against torch.
+
+    Returns:
+        ONNX Runtime vs torch max absolute difference (at most 1e-4, else nothing is written).
+
+    Raises:
+        RuntimeError: the export fails or does not match torch.
+    """
+    from posekit.engine.base import METADATA_KEY
+    from posekit.engine.evaluate import module_from_checkpoint
+    from posekit.engine.export import export_onnx, model_metadata, verify_onnx
+
+    module, config, ckpt = module_from_checkpoint(path)
+    model, meta = module.model, ckpt[METADATA_KEY]
+    metadata = model_metadata(
+        model,
+        task=config.task,
+        name=config.model.name,
+        preset=meta["model"].get("preset", config.model.preset),
+        checkpoint=Path(path).name,
+        step=int(ckpt.get("global_step", 0)),
+        experiment=meta["experiment"],
+    )
+    diffs: list[float] = []
+
+    def check(staged: Path) -> None:
+        diffs.append(verify_onnx(model, staged, model.example_input(3)))
+        if not diffs[-1] <= 1e-4:
+            raise RuntimeError(f"{path}: ONNX Runtime vs torch max |diff| = {diffs[-1]:.2g}")
+
+    export_onnx(model, model.example_input(2), out, metadata=metadata, check=check)
+    return diffs[-1]
 
 
 def _onnx_for_checkpoint(path: Path) -> Path:
     """The ONNX export of a checkpoint: ``<stem>.onnx`` beside it when at least as new as the
     checkpoint, else exported now (and kept there for the next call)."""
-    from posekit.engine.export import export_checkpoint
-
     onnx_path = path.with_suffix(".onnx")
     if onnx_path.is_file() and onnx_path.stat().st_mtime >= path.stat().st_mtime:
         return onnx_path
-    export_checkpoint(path, onnx_path)
+    export_checkpoint_onnx(path, onnx_path)
     return onnx_path
 
 
