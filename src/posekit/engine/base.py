@@ -46,6 +46,7 @@ CHECKPOINT_FORMAT = 1
 #: Task families: name → "module:LightningModule class" (imported on first use).
 _TASKS: dict[str, str] = {
     "lift": "posekit.engine.lift:LiftModule",
+    "pose2d": "posekit.engine.pose2d:Pose2DModule",
 }
 
 

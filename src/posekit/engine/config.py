@@ -64,7 +64,7 @@ __all__ = [
 
 OPTIMIZERS = ("adam", "adamw")
 SCHEDULERS = ("none", "exponential", "cosine")
-LOSSES = ("mpjpe", "l1", "mse")
+LOSSES = ("auto", "mpjpe", "l1", "mse")
 
 
 def _choice(section: str, name: str, value: str, choices: Sequence[str]) -> None:
@@ -124,16 +124,31 @@ class DataConfig:
 
 @dataclass
 class LossConfig:
-    """Training objective.
+    """Training objective (and test-time options of the task's evaluation).
 
     Attributes:
-        name: ``mpjpe`` (mean joint distance), ``l1`` or ``mse`` (Martinez et al.'s L2).
+        name: ``lift``: ``mpjpe`` (mean joint distance, also what ``auto`` means), ``l1`` or
+            ``mse`` (Martinez et al.'s L2). ``pose2d``: ``auto`` only (the loss follows the
+            model's outputs: heatmap MSE on every stack / level, L1 on every cascade stage).
+        heatmap_weight: factor of the heatmap loss (``pose2d``).
+        coord_weight: factor of the coordinate L1 loss of integral heatmaps (``pose2d``),
+            coordinates divided by the crop size.
+        flip_test: evaluate with flip test-time augmentation (``pose2d``: the mirrored crop's
+            heatmaps flipped back and averaged).
+        intermediate_supervision: supervise every stack / cascade stage (``pose2d``); False:
+            only the last one (the ablation of Newell et al.).
     """
 
-    name: str = "mpjpe"
+    name: str = "auto"
+    heatmap_weight: float = 1.0
+    coord_weight: float = 1.0
+    flip_test: bool = False
+    intermediate_supervision: bool = True
 
     def __post_init__(self) -> None:
         _choice("loss", "name", self.name, LOSSES)
+        _positive("loss", "heatmap_weight", self.heatmap_weight, allow_zero=True)
+        _positive("loss", "coord_weight", self.coord_weight, allow_zero=True)
 
 
 @dataclass
@@ -246,7 +261,7 @@ class ExperimentConfig:
     Attributes:
         name: run name; the run directory is ``output_dir / name``.
         seed: seeds model init, data streams, noise and dropout (see `posekit.engine.seeding`).
-        task: task family (``lift``; later ``pose2d``, ``pose3d``, ``mesh``, ``hand``).
+        task: task family (``lift``, ``pose2d``; later ``pose3d``, ``mesh``, ``hand``).
         model, data, loss, optim, trainer: the sections above.
         output_dir: parent directory of run directories.
     """

@@ -85,7 +85,8 @@ class LiftModule(TaskModule):
 
     def __init__(self, config: ExperimentConfig) -> None:
         super().__init__(config)
-        self.loss_fn = LOSS_FUNCTIONS[config.loss.name]
+        name = "mpjpe" if config.loss.name == "auto" else config.loss.name
+        self.loss_fn = LOSS_FUNCTIONS[name]
         noise = getattr(getattr(self.model, "config", None), "noise", None)
         self.noise: NoiseConfig | None = noise if _is_noisy(noise) else None
         self.skeleton_name: str = self.model.skeleton.name  # type: ignore[union-attr]

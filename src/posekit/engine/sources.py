@@ -50,6 +50,14 @@ _LAZY_SOURCES: dict[str, tuple[str, str, str]] = {
         "posekit.engine.lift_sources:real_h36m_poses",
         "real Human3.6M 3D poses (per-subject npz) seen by random virtual cameras",
     ),
+    "synthetic_body": (
+        "pose2d",
+        "posekit.engine.pose2d_sources:synthetic_body",
+        "rendered anny bodies with occluders, generated into cached shards on first use",
+    ),
+    "coco": ("pose2d", "posekit.engine.pose2d_sources:coco", "COCO person keypoints json"),
+    "mpii": ("pose2d", "posekit.engine.pose2d_sources:mpii", "MPII .mat (or MMPose json)"),
+    "lsp": ("pose2d", "posekit.engine.pose2d_sources:lsp", "LSP / LSP-extended joints.mat"),
 }
 
 

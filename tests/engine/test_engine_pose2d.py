@@ -1,0 +1,109 @@
+"""The pose2d task: metrics, step-indexed batches, and training every 2D model through the
+engine on a small rendered synthetic set (posekit's own data source)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+
+from posekit.engine.config import load_config
+from posekit.engine.pose2d import StepBatchSampler, head_length, pose2d_evaluation
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_evaluation_of_exact_and_shifted_predictions() -> None:
+    g = torch.Generator().manual_seed(0)
+    gt = torch.rand(5, 17, 2, generator=g) * 200 + 20
+    vis = torch.ones(5, 17, dtype=torch.bool)
+    vis[:, 3] = False  # occluded
+    ev = pose2d_evaluation(gt.clone(), gt, vis, "coco17")
+    assert ev.metrics["pck_0.2"] == 1.0 and ev.metrics["pckh_0.5"] == 1.0
+    assert ev.metrics["mean_error_px"] == 0.0 and ev.metrics["occluded_joints"] == 5
+    assert ev.per_joint["PCK@0.2"].shape == (17,)
+    # Shift every joint by 0.3 torso: PCK@0.2 fails everywhere, the error is exact.
+    torso = torch.linalg.vector_norm(gt[:, 6] - gt[:, 11], dim=-1)  # r_shoulder - l_hip
+    pred = gt + torch.stack([0.3 * torso, torch.zeros(5)], -1)[:, None]
+    ev = pose2d_evaluation(pred, gt, vis, "coco17")
+    assert ev.metrics["pck_0.2"] == 0.0
+    assert ev.metrics["mean_error_px"] == pytest.approx(float(0.3 * torso.mean()), rel=1e-5)
+    # Unlabelled joints (NaN) are left out.
+    gt2 = gt.clone()
+    gt2[:, 0] = float("nan")
+    assert pose2d_evaluation(gt2.nan_to_num(), gt2, vis, "coco17").metrics["pck_0.2"] == 1.0
+
+
+def test_head_length_uses_the_dataset_head_size_when_given() -> None:
+    gt = torch.zeros(2, 17, 2)
+    gt[:, 5] = torch.tensor([-10.0, 0.0])  # l_shoulder
+    gt[:, 6] = torch.tensor([10.0, 0.0])
+    gt[:, 0] = torch.tensor([0.0, -40.0])  # nose
+    assert torch.allclose(head_length(gt, "coco17"), torch.tensor([40.0, 40.0]))
+    pred = gt.clone()
+    pred[:, 9] += torch.tensor([15.0, 0.0])  # l_wrist off by 15 px
+    head = torch.tensor([20.0, float("nan")])  # image 0: a head box of 20 px (PCKh@0.5: 10 px)
+    ev = pose2d_evaluation(pred, gt, torch.ones(2, 17, dtype=torch.bool), "coco17", head)
+    assert ev.per_joint["PCKh@0.5"][9] == pytest.approx(0.5)
+
+
+def test_step_batches_are_a_function_of_the_step() -> None:
+    a = StepBatchSampler(100, 8, seed=3)
+    b = StepBatchSampler(100, 8, seed=3, start_step=17)
+    assert next(iter(b)) == a.batch_at(17)
+    r0 = StepBatchSampler(100, 8, seed=3, rank=0, world=2).batch_at(2)
+    r1 = StepBatchSampler(100, 8, seed=3, rank=1, world=2).batch_at(2)
+    assert not {i for i, _ in r0} & {i for i, _ in r1}
+    small = StepBatchSampler(5, 8, seed=0)  # fewer items than a batch: with replacement
+    assert len(small.batch_at(0)) == 8 and small.batch_at(0) != small.batch_at(1)
+
+
+@pytest.fixture(scope="module")
+def data_params(tmp_path_factory: pytest.TempPathFactory) -> dict:
+    root = tmp_path_factory.mktemp("pose2d_data")
+    return {"root": str(root), "num": 8, "val_num": 4, "size": [128, 128], "progress": False}
+
+
+@pytest.mark.parametrize(
+    ("model", "extra"),
+    [
+        ("hourglass", []),
+        ("hourglass", ["model.overrides.integral=true", "loss.intermediate_supervision=false"]),
+        ("deeppose", []),
+        ("compositional", ["loss.flip_test=true"]),
+    ],
+)
+def test_every_2d_model_trains_and_evaluates(
+    model: str, extra: list[str], data_params: dict, tmp_path: Path
+) -> None:
+    from posekit.engine.evaluate import evaluate_checkpoint
+    from posekit.engine.run import train
+
+    torch.set_num_threads(1)
+    sets = [
+        f"model.name={model}",
+        f"data.params={data_params}",
+        "trainer.max_steps=3",
+        "trainer.batch_size=4",
+        "trainer.val_every=3",
+        "trainer.num_workers=0",
+        "trainer.progress_bar=false",
+        *extra,
+    ]
+    config = load_config(ROOT / "configs" / "pose2d_hourglass_tiny.yaml", sets)
+    result = train(config, tmp_path / "run", progress=False)
+    assert result.global_step == 3
+    assert 0.0 <= result.metrics["pck_0.2"] <= 1.0
+    assert result.evaluation is not None and result.evaluation.skeleton == "coco17"
+    report = evaluate_checkpoint(result.best_checkpoint, progress=False)
+    assert report.task == "pose2d" and report.evaluation.num_samples == 4
+    assert set(report.evaluation.per_joint) == {"PCK@0.2", "PCKh@0.5", "error (px)"}
+
+
+def test_a_lift_loss_name_is_refused_for_pose2d() -> None:
+    from posekit.engine.pose2d import Pose2DModule
+
+    config = load_config(ROOT / "configs" / "pose2d_hourglass_tiny.yaml", ["loss.name=mpjpe"])
+    with pytest.raises(ValueError, match=r"loss\.name: the pose2d task picks its loss"):
+        Pose2DModule(config)
