@@ -2,6 +2,11 @@
 
 What the inputs are depends on the checkpoint's task:
 
+- ``pose2d``: images (JPEG, PNG, ...; grayscale and alpha are converted). Writes
+  ``<stem>.json`` (keypoints per person in the keypoints JSON format, so it can be lifted to
+  3D by ``posekit predict LIFTER.ckpt <stem>.json``) and ``<stem>.png`` (the skeletons drawn on
+  the image). One person per image (the whole image is the crop) unless ``--boxes`` gives
+  person boxes.
 - ``lift``: 2D keypoints JSON files (`posekit.data.keypoints_json`; coco17, h36m17 or any
   layout a regressor maps to the model's). Writes ``<stem>.json`` (3D joints per person,
   root-relative camera frame, metres) and ``<stem>.png`` (the 2D input and the 3D pose from
@@ -27,11 +32,16 @@ examples:
   posekit predict runs/lift_martinez_tiny/checkpoints/best.ckpt keypoints.json --out pred/
   posekit predict best.ckpt a.json b.json --out pred/ --backend onnx
   posekit predict best.onnx keypoints.json --out pred/
+  posekit predict runs/pose2d_hourglass_tiny/checkpoints/best.ckpt photo.jpg --out pred/
+  posekit predict pose2d.ckpt a.jpg b.png --boxes boxes.json --out pred/
 
 keypoints JSON (one object per image, or a list of them):
   {"skeleton": "coco17", "image_size": [H, W], "K": [[fx,0,cx],[0,fy,cy],[0,0,1]],
    "image": "photo.jpg", "people": [{"keypoints": [[x, y, score], ...]}]}
 "image_size" or "K" is required; "K" and "image" are optional. A joint with score 0 is missing.
+
+boxes JSON (pose2d): {"a.jpg": [[x0, y0, x1, y1], ...], ...}, keyed by file name; an image
+without an entry is one person filling the image.
 """
 
 
@@ -49,6 +59,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--backend", choices=("torch", "onnx"), default="torch")
     p.add_argument("--device", default="cpu", help="torch device (cpu, cuda, cuda:1)")
     p.add_argument("--no-pictures", action="store_true", help="write the JSON only")
+    p.add_argument(
+        "--boxes", type=Path, default=None, help="pose2d: JSON of person boxes per image name"
+    )
     p.set_defaults(func=run)
 
 
@@ -153,6 +166,70 @@ def _lift(args: argparse.Namespace, predictor: Any) -> int:
     return 0
 
 
+def _read_boxes(path: Path | None) -> dict[str, np.ndarray]:
+    if path is None:
+        return {}
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: no such boxes file")
+    try:
+        doc = json.loads(path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as err:
+        raise ValueError(f"{path}: malformed JSON: {err}") from None
+    if not isinstance(doc, dict):
+        raise ValueError(f"{path}: expected an object {{image name: [[x0, y0, x1, y1], ...]}}")
+    out = {}
+    for name, boxes in doc.items():
+        arr = np.asarray(boxes, dtype=np.float64) if isinstance(boxes, list) else None
+        if arr is None or arr.ndim != 2 or arr.shape[1] != 4 or not np.isfinite(arr).all():
+            raise ValueError(f"{path}: {name}: expected a list of [x0, y0, x1, y1] boxes")
+        if ((arr[:, 2] <= arr[:, 0]) | (arr[:, 3] <= arr[:, 1])).any():
+            raise ValueError(f"{path}: {name}: expected x1 > x0 and y1 > y0 in every box")
+        out[name] = arr
+    return out
+
+
+def _pose2d(args: argparse.Namespace, predictor: Any) -> int:
+    import os
+
+    from posekit._io import atomic_write
+    from posekit.data.images import read_image
+    from posekit.viz._figure import save_png
+    from posekit.viz.overlay import draw_skeleton
+
+    boxes = _read_boxes(args.boxes)
+    images = [(path, read_image(path)) for path in args.inputs]  # all checked before writing
+    args.out.mkdir(parents=True, exist_ok=True)
+    for path, image in images:
+        pred = predictor.predict(image, boxes.get(path.name))
+        people = [
+            {
+                "keypoints": np.round(
+                    np.concatenate([k, s[:, None]], axis=1).astype(np.float64), 3
+                ).tolist(),
+                "bbox": np.round(b, 2).tolist(),
+            }
+            for k, s, b in zip(pred.keypoints, pred.scores, pred.boxes, strict=True)
+        ]
+        doc = {
+            "skeleton": pred.skeleton,
+            "image_size": list(image.shape[:2]),
+            "image": os.path.relpath(path.resolve(), args.out.resolve()),
+            "checkpoint": str(args.checkpoint),
+            "backend": predictor.info.backend,
+            "task": "pose2d",
+            "model": predictor.info.model,
+            "people": people,
+        }
+        out_json = args.out / f"{path.stem}.json"
+        atomic_write(out_json, (json.dumps(doc, indent=1) + "\n").encode())
+        if not args.no_pictures:
+            thick = max(2, round(max(image.shape[:2]) / 250))
+            pic = draw_skeleton(image, pred.keypoints, pred.scores > 0.2, pred.skeleton, thick)
+            save_png(args.out / f"{path.stem}.png", pic)
+        print(f"{path}: {len(people)} person(s) -> {out_json}")
+    return 0
+
+
 def run(args: argparse.Namespace) -> int:
     from posekit.engine.predict import load_predictor
 
@@ -162,4 +239,6 @@ def run(args: argparse.Namespace) -> int:
     predictor = load_predictor(args.checkpoint, backend=args.backend, device=args.device)
     if predictor.task == "lift":
         return _lift(args, predictor)
+    if predictor.task == "pose2d":
+        return _pose2d(args, predictor)
     raise ValueError(f"{args.checkpoint}: predict does not handle task {predictor.task!r}")

@@ -4,7 +4,9 @@
 (or the ONNX file's metadata) and returns the predictor of its task:
 
 - ``lift``: `LiftPredictor` lifts 2D keypoints (`posekit.data.keypoints_json`) to
-  root-relative 3D joints in the camera frame, metres.
+  root-relative 3D joints in the camera frame, metres;
+- ``pose2d``: `Pose2DPredictor` finds the 2D keypoints of the people in images (top-down:
+  one crop per person box, the whole image without boxes).
 
 Both backends run the same network: ``torch`` the checkpoint's module, ``onnx`` an ONNX
 Runtime session of the file written by ``posekit export`` (`posekit.engine.export`).
@@ -29,6 +31,8 @@ __all__ = [
     "LiftPrediction",
     "LiftPredictor",
     "ModelInfo",
+    "Pose2DPrediction",
+    "Pose2DPredictor",
     "export_checkpoint_onnx",
     "load_predictor",
 ]
@@ -267,10 +271,102 @@ class LiftPredictor:
         return LiftPrediction(self.skeleton, joints, kp.astype(np.float32), vis)
 
 
-_PREDICTORS: Mapping[str, type] = {"lift": LiftPredictor}
+# --- 2D pose ------------------------------------------------------------------------------
 
 
-def load_predictor(path: str | Path, backend: str = "torch", device: str = "cpu") -> LiftPredictor:
+@dataclass
+class Pose2DPrediction:
+    """2D keypoints of the people of one image.
+
+    Attributes:
+        skeleton: the model's layout.
+        keypoints: (P, J, 2) image pixels.
+        scores: (P, J) joint confidences (heatmap maxima; 1 for regression models).
+        boxes: (P, 4) the person boxes the crops were cut around (x0, y0, x1, y1).
+    """
+
+    skeleton: str
+    keypoints: np.ndarray
+    scores: np.ndarray
+    boxes: np.ndarray
+
+
+class Pose2DPredictor:
+    """Top-down 2D pose on images: crop each person box, run the model, map back.
+
+    Without boxes the whole image is one person's box (the model was trained on crops of one
+    person with 25 % margin; a photo framed on one person matches that). Crops are cut with
+    the training pipeline's affine crop, without augmentation.
+
+    Args:
+        runner: the network (torch or ONNX) taking ``image``.
+        info: the model's metadata.
+    """
+
+    task = "pose2d"
+
+    def __init__(self, runner: Runner, info: ModelInfo) -> None:
+        self.runner, self.info = runner, info
+        self.skeleton = get_skeleton(info.config.get("skeleton", "coco17")).name
+        self.input_size: tuple[int, int] = tuple(info.config["input_size"])  # type: ignore[assignment]
+
+    def _decode(self, out: Mapping[str, np.ndarray]) -> tuple[torch.Tensor, torch.Tensor]:
+        from posekit.codecs.heatmap2d import Heatmap2D
+        from posekit.codecs.regression import Regression2D
+
+        if "keypoints_stages" in out:
+            kp = Regression2D(self.input_size).decode(torch.as_tensor(out["keypoints"]))
+            return kp, torch.ones(kp.shape[:2])
+        hm = torch.as_tensor(out["heatmaps"])[:, -1]  # (B, J, h, w), last stack
+        scores = hm.flatten(2).amax(-1).clamp(0.0, 1.0)
+        if "keypoints" in out:  # integral regression
+            return torch.as_tensor(out["keypoints"]), scores
+        h = hm.shape[-2]
+        kp, _ = Heatmap2D(self.input_size, hm.shape[-2:], sigma=max(1.0, 2.0 * h / 64)).decode(hm)
+        return kp, scores
+
+    def predict(
+        self, image: np.ndarray, boxes: np.ndarray | None = None, padding: float = 1.25
+    ) -> Pose2DPrediction:
+        """Keypoints of the people in ``boxes`` (default: the whole image, no padding).
+
+        Shapes:
+            image: (H, W, 3) uint8 RGB; boxes: (P, 4) pixels or None.
+        """
+        from posekit.data.pose2d import normalize_image
+        from posekit.data.transforms import AugmentParams, crop_and_augment
+        from posekit.geometry.crops import bbox_to_center_scale, invert_affine
+
+        H, W = image.shape[:2]
+        if boxes is None:
+            boxes, padding = np.array([[0.0, 0.0, W - 1.0, H - 1.0]]), 1.0
+        boxes = np.asarray(boxes, np.float64).reshape(-1, 4)
+        J = get_skeleton(self.skeleton).num_joints
+        crops, inverses = [], []
+        for box in boxes:
+            center, height = bbox_to_center_scale(torch.from_numpy(box), self.input_size)
+            crop, _, _, M = crop_and_augment(
+                image, np.zeros((J, 2)), np.zeros(J, bool), center, float(height) * padding,
+                self.input_size, AugmentParams(), self.skeleton,
+            )  # fmt: skip
+            crops.append(normalize_image(crop))
+            inverses.append(invert_affine(M).float())
+        if not crops:
+            empty = np.zeros((0, J))
+            return Pose2DPrediction(self.skeleton, np.zeros((0, J, 2)), empty, boxes)
+        out = self.runner(image=torch.stack(crops).numpy())
+        kp, scores = self._decode(out)
+        A = torch.stack(inverses)  # (P, 2, 3) crop -> image
+        kp_img = torch.cat([kp.float(), torch.ones_like(kp[..., :1]).float()], -1) @ A.transpose(
+            -1, -2
+        )
+        return Pose2DPrediction(self.skeleton, kp_img.numpy(), scores.float().numpy(), boxes)
+
+
+_PREDICTORS: Mapping[str, type] = {"lift": LiftPredictor, "pose2d": Pose2DPredictor}
+
+
+def load_predictor(path: str | Path, backend: str = "torch", device: str = "cpu") -> Any:
     """The predictor of a checkpoint (``.ckpt``) or an ONNX export (``.onnx``).
 
     Args:

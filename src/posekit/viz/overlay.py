@@ -54,7 +54,7 @@ def draw_skeleton(
     out = np.ascontiguousarray(image.copy())
     scale = 16  # cv2 fixed-point drawing: sub-pixel accurate positions
     for p in range(kp.shape[0]):
-        pts = np.round(kp[p] * scale).astype(np.int64)
+        pts = np.round(np.nan_to_num(kp[p]) * scale).astype(np.int64)
         finite = np.isfinite(kp[p]).all(-1)
         for a, b in sk.limbs:
             if not (finite[a] and finite[b]):
