@@ -73,7 +73,9 @@ def test_demo_quick_trains_evaluates_and_writes_a_report(
     assert f"Report: {index}" in out
     html = index.read_text()
     assert "2D → 3D lifting" in html and "mpjpe_mm" in html
+    assert "2D pose: Stacked Hourglass" in html and "pck_0.2" in html
     for src in re.findall(r'src="([^"]+)"', html):
         assert (index.parent / src).is_file(), src
     assert len(re.findall(r"<img ", html)) >= 6
     assert (tmp_path / "demo" / "lift" / "checkpoints" / "best.ckpt").is_file()
+    assert (tmp_path / "demo" / "pose2d" / "checkpoints" / "best.ckpt").is_file()

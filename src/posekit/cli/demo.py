@@ -8,8 +8,8 @@ end, saying how far it is while it runs. Steps (``--quick`` shrinks every count,
 2. a 2D→3D lifter (``martinez`` tiny) trained on synthetic poses seen by virtual cameras;
 3. the lifter evaluated on a disjoint synthetic validation set (metrics, per joint, plots);
 4. the lifter predicting 3D from the rendered people's 2D keypoints;
-5. a 2D pose model (``hourglass`` tiny) trained top-down on the rendered bodies, evaluated
-   with PCK and drawn on unseen images (when the pose2d task is available);
+5. a 2D pose model (``hourglass`` tiny) trained top-down on rendered bodies, evaluated with
+   PCK on unseen renders, drawn on them, its predictions lifted to 3D by the lifter;
 6. the report: ``<out>/report/index.html``.
 
 Every run writes into ``--out`` (default ``runs/demo``); an earlier demo there is replaced.
@@ -238,7 +238,9 @@ def _lift_rendered(bodies: Any, ckpt: str, sizes: DemoSizes, say: _Progress) -> 
     return out
 
 
-def _pose2d(out: Path, sizes: DemoSizes, seed: int, say: _Progress) -> dict[str, Any] | None:
+def _pose2d(
+    out: Path, sizes: DemoSizes, seed: int, say: _Progress, lifter: str
+) -> dict[str, Any] | None:
     """Train and evaluate the tiny 2D model when the pose2d task exists (else None)."""
     from posekit.engine.base import list_tasks
 
@@ -246,7 +248,7 @@ def _pose2d(out: Path, sizes: DemoSizes, seed: int, say: _Progress) -> dict[str,
         return None
     from posekit.cli._demo_pose2d import run_pose2d
 
-    return run_pose2d(out, sizes, seed, say)
+    return run_pose2d(out, sizes, seed, say, lifter)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -268,7 +270,7 @@ def run(args: argparse.Namespace) -> int:
     lift = _train_lifter(out, sizes, args.seed, say)
     ev = _evaluate_lifter(lift, say)
     lifted = _lift_rendered(data["bodies"], lift["result"].best_checkpoint, sizes, say)
-    pose2d = _pose2d(out, sizes, args.seed, say)
+    pose2d = _pose2d(out, sizes, args.seed, say, lift["result"].best_checkpoint)
     if pose2d is None:
         say("2D pose: the pose2d task is not in this build; skipped")
 
