@@ -204,6 +204,9 @@ def test_runner_and_verify_report_mistakes(tmp_path: Path) -> None:
         read_onnx_metadata(tmp_path / "junk.onnx")
     with pytest.raises(ValueError, match="exporter: expected one of"):
         export_onnx(model, None, tmp_path / "x.onnx", exporter="tvm")
+    with pytest.raises(ValueError, match="needs a traced batch of at least 2, got 1"):
+        export_onnx(model, model.example_input(1), tmp_path / "x.onnx")
+    assert not (tmp_path / "x.onnx").exists()
 
 
 class DataDependent(nn.Module):

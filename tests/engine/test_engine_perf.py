@@ -5,7 +5,13 @@ from __future__ import annotations
 import pytest
 import torch
 
-from posekit.engine.perf import Timing, measure_matmul_flops, time_callable, torch_threads
+from posekit.engine.perf import (
+    Timing,
+    measure_matmul_flops,
+    measure_onnx_matmul_flops,
+    time_callable,
+    torch_threads,
+)
 
 
 def test_time_callable_runs_warmup_then_repeat_calls() -> None:
@@ -21,6 +27,7 @@ def test_time_callable_runs_warmup_then_repeat_calls() -> None:
 def test_matmul_peak_is_positive_and_threads_are_restored() -> None:
     before = torch.get_num_threads()
     assert measure_matmul_flops(1, sizes=(64,), repeat=2) > 0
+    assert measure_onnx_matmul_flops(1, sizes=(64,), repeat=2) > 0
     assert torch.get_num_threads() == before
     with torch_threads(1):
         assert torch.get_num_threads() == 1

@@ -234,14 +234,15 @@ def export_onnx(
 ) -> Path:
     """Export a model to ONNX, atomically (see the module docstring).
 
-    The model is exported in eval mode (its mode is restored afterwards) on the CPU copy of
-    ``example_inputs``' device: export where the model lives.
+    The model is traced in eval mode (its mode is restored afterwards) on the device of its
+    inputs; the file does not depend on it.
 
     Args:
         model: a module whose ``forward`` returns a dict of tensors.
         example_inputs: a dict of keyword tensors (``model.example_input(B)``), a tuple of
-            positional tensors, one tensor, or None for ``model.example_input(2)``. Use a batch
-            of at least 2 (a batch of 1 can be traced as a constant).
+            positional tensors, one tensor, or None for ``model.example_input(2)``. With
+            ``dynamic_batch`` the batch must be at least 2 (torch.export treats a size of 1 as
+            a constant).
         path: the ``.onnx`` file to write (folders are created).
         opset: ONNX opset version.
         metadata: entries stored as ``posekit.<key>`` in ``metadata_props`` (JSON-encoded);
@@ -260,8 +261,8 @@ def export_onnx(
         ``path``.
 
     Raises:
-        ValueError: bad ``exporter`` / ``opset``, inputs that are not tensors, or a forward
-            that does not return a dict of tensors.
+        ValueError: bad ``exporter`` / ``opset``, inputs that are not tensors, a batch < 2
+            with ``dynamic_batch``, or a forward that does not return a dict of tensors.
         RuntimeError: every exporter tried failed (the message holds each one's error).
         Whatever ``check`` raises.
     """
@@ -271,6 +272,12 @@ def export_onnx(
         raise ValueError(f"opset: expected >= 7, got {opset}")
     path = Path(path)
     inputs = model_inputs(model, example_inputs)
+    small = [k for k, v in inputs.items() if v.dim() and v.shape[0] < 2]
+    if dynamic_batch and small:
+        raise ValueError(
+            f"example inputs {', '.join(small)}: a dynamic batch needs a traced batch of at "
+            f"least 2, got {inputs[small[0]].shape[0]}"
+        )
     was_training = model.training
     model.eval()
     try:

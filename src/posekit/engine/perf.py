@@ -5,6 +5,8 @@ clock around each call, and reports the median (the benchmark number: robust to 
 jobs of a shared machine) and the best. `measure_matmul_flops` is the practical peak a model
 can be compared with: the best FLOP/s of large square ``torch.matmul`` at a given thread count
 (2 n³ FLOPs each, the convention of `posekit.models.count_flops`).
+`measure_onnx_matmul_flops` measures the same with ONNX Runtime's own kernels (MLAS): on CPUs
+where torch's BLAS does not use the widest vector units (e.g. AVX-512 on AMD), it is higher.
 
 Tests never assert wall-clock times; these are for scripts under ``benchmarks/``.
 """
@@ -20,7 +22,13 @@ from typing import Any
 
 import torch
 
-__all__ = ["Timing", "measure_matmul_flops", "time_callable", "torch_threads"]
+__all__ = [
+    "Timing",
+    "measure_matmul_flops",
+    "measure_onnx_matmul_flops",
+    "time_callable",
+    "torch_threads",
+]
 
 
 @dataclass(frozen=True)
@@ -104,4 +112,50 @@ def measure_matmul_flops(
                 lambda a=a, b=b, out=out: torch.matmul(a, b, out=out), warmup=1, repeat=repeat
             )
             best = max(best, 2.0 * n**3 / timing.best_s)
+    return best
+
+
+def measure_onnx_matmul_flops(
+    threads: int | None = None,
+    sizes: Sequence[int] = (512, 1024, 2048),
+    repeat: int = 5,
+) -> float:
+    """The best FLOP/s of a float32 ONNX ``MatMul`` of two n × n matrices in ONNX Runtime (CPU).
+
+    Args and result as in `measure_matmul_flops` (``threads``: ORT intra-op threads).
+    """
+    import numpy as np
+    import onnx
+    import onnxruntime as ort
+    from onnx import TensorProto, helper
+
+    graph = helper.make_graph(
+        [helper.make_node("MatMul", ["a", "b"], ["c"])],
+        "matmul",
+        [
+            helper.make_tensor_value_info("a", TensorProto.FLOAT, ["n", "n"]),
+            helper.make_tensor_value_info("b", TensorProto.FLOAT, ["n", "n"]),
+        ],
+        [helper.make_tensor_value_info("c", TensorProto.FLOAT, ["n", "n"])],
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
+    model.ir_version = 8
+    options = ort.SessionOptions()
+    if threads is not None:
+        options.intra_op_num_threads = int(threads)
+        options.inter_op_num_threads = 1
+    session = ort.InferenceSession(
+        onnx.shape_inference.infer_shapes(model).SerializeToString(),
+        sess_options=options,
+        providers=["CPUExecutionProvider"],
+    )
+    rng = np.random.default_rng(0)
+    best = 0.0
+    for n in sizes:
+        feed = {
+            "a": rng.standard_normal((n, n), dtype=np.float32),
+            "b": rng.standard_normal((n, n), dtype=np.float32),
+        }
+        timing = time_callable(lambda feed=feed: session.run(None, feed), warmup=1, repeat=repeat)
+        best = max(best, 2.0 * n**3 / timing.best_s)
     return best
