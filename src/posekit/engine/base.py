@@ -47,6 +47,7 @@ CHECKPOINT_FORMAT = 1
 _TASKS: dict[str, str] = {
     "lift": "posekit.engine.lift:LiftModule",
     "pose2d": "posekit.engine.pose2d:Pose2DModule",
+    "bottomup": "posekit.engine.bottomup:BottomUpModule",
 }
 
 
