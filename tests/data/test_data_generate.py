@@ -118,6 +118,11 @@ def test_killed_run_resumes_to_the_same_bytes(tmp_path: Path) -> None:
     m = read_manifest(a)
     assert m.complete and [s.index for s in m.shards] == list(range(30))
     assert not list(a.glob(".*.tmp"))
+    # running it again on the complete set touches nothing (parallel readers can open it)
+    before = {f.name: f.stat().st_mtime_ns for f in a.iterdir()}
+    again = _synth(a)
+    assert again.wait(timeout=300) == 0
+    assert {f.name: f.stat().st_mtime_ns for f in a.iterdir()} == before
     # two workers write the same bytes as the killed-and-resumed single worker
     two = _synth(b, "--workers", "2")
     _, err = two.communicate(timeout=300)
