@@ -172,7 +172,7 @@ class BottomUpModule(TaskModule):
         h, w = shapes["heatmaps"][-2:]
         J = shapes["heatmaps"][2]
         self.tag_dim = int(shapes["tags"][2]) // J
-        self.tag_weight = float(getattr(config.loss, "tag_weight", TAG_WEIGHT))
+        self.tag_weight = float(config.loss.tag_weight)
         self.flip_test = bool(config.loss.flip_test)
         self.codec = AssociativeEmbedding(
             self.input_size,

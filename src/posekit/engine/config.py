@@ -137,6 +137,8 @@ class LossConfig:
             heatmaps flipped back and averaged).
         intermediate_supervision: supervise every stack / cascade stage (``pose2d``); False:
             only the last one (the ablation of Newell et al.).
+        tag_weight: factor of the associative-embedding pull + push loss (``bottomup``;
+            1e-3, the ratio of Newell et al.'s code).
     """
 
     name: str = "auto"
@@ -144,11 +146,13 @@ class LossConfig:
     coord_weight: float = 1.0
     flip_test: bool = False
     intermediate_supervision: bool = True
+    tag_weight: float = 1e-3
 
     def __post_init__(self) -> None:
         _choice("loss", "name", self.name, LOSSES)
         _positive("loss", "heatmap_weight", self.heatmap_weight, allow_zero=True)
         _positive("loss", "coord_weight", self.coord_weight, allow_zero=True)
+        _positive("loss", "tag_weight", self.tag_weight, allow_zero=True)
 
 
 @dataclass
