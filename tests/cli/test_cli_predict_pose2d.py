@@ -126,3 +126,28 @@ def test_real_photos_with_boxes_then_lifted(checkpoint: Path, tmp_path: Path) ->
     assert main(["predict", str(lifter), str(first), "--out", str(tmp_path / "3d")]) == 0
     lifted = json.loads((tmp_path / "3d" / first.name).read_text())
     assert len(lifted["frames"][0]["people"]) == len(boxes[photos[0].name])
+
+
+def test_bottom_up_finds_people_without_boxes(tmp_path: Path) -> None:
+    """A ``bottomup`` (associative embedding) checkpoint predicts every person of an image;
+    torch and ONNX Runtime agree."""
+    data = {"root": str(tmp_path / "data"), "num": 2, "val_num": 1, "size": [128, 128],
+            "people": [2, 3], "progress": 0}  # fmt: skip
+    cfg = ROOT / "configs" / "bottomup_hourglass_tiny.yaml"
+    sets = ["trainer.max_steps=1", "trainer.batch_size=2", "trainer.num_workers=0",
+            f"data.params={json.dumps(data)}", "trainer.val_every=1",
+            "model.overrides.input_size=[128,128]"]  # fmt: skip
+    assert main(["train", str(cfg), "--quiet", "--out", str(tmp_path / "run"), "--set", *sets]) == 0
+    ckpt = tmp_path / "run" / "checkpoints" / "best.ckpt"
+    g = np.random.default_rng(1)
+    img = _png(tmp_path / "scene.png", g.integers(0, 255, (100, 140, 3), dtype=np.uint8))
+    for backend in ("torch", "onnx"):
+        out = tmp_path / backend
+        assert main(["predict", str(ckpt), str(img), "--out", str(out), "--backend", backend]) == 0
+        doc = json.loads((out / "scene.json").read_text())
+        assert doc["task"] == "bottomup" and doc["image_size"] == [100, 140]
+        for person in doc["people"]:
+            assert np.isfinite(np.array(person["keypoints"])).all()
+    a = json.loads((tmp_path / "torch" / "scene.json").read_text())["people"]
+    b = json.loads((tmp_path / "onnx" / "scene.json").read_text())["people"]
+    assert len(a) == len(b)

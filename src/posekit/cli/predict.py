@@ -6,7 +6,7 @@ What the inputs are depends on the checkpoint's task:
   ``<stem>.json`` (keypoints per person in the keypoints JSON format, so it can be lifted to
   3D by ``posekit predict LIFTER.ckpt <stem>.json``) and ``<stem>.png`` (the skeletons drawn on
   the image). One person per image (the whole image is the crop) unless ``--boxes`` gives
-  person boxes.
+  person boxes. ``bottomup`` (associative embedding): every person in the image, no boxes.
 - ``lift``: 2D keypoints JSON files (`posekit.data.keypoints_json`; coco17, h36m17 or any
   layout a regressor maps to the model's). Writes ``<stem>.json`` (3D joints per person,
   root-relative camera frame, metres) and ``<stem>.png`` (the 2D input and the 3D pose from
@@ -201,6 +201,9 @@ def _pose2d(args: argparse.Namespace, predictor: Any) -> int:
     args.out.mkdir(parents=True, exist_ok=True)
     for path, image in images:
         pred = predictor.predict(image, boxes.get(path.name))
+        found = np.isfinite(pred.keypoints).all(-1)  # joints a grouping left unplaced: score 0
+        kps = np.where(found[..., None], pred.keypoints, 0.0)
+        scs = np.where(found, pred.scores, 0.0)
         people = [
             {
                 "keypoints": np.round(
@@ -208,7 +211,7 @@ def _pose2d(args: argparse.Namespace, predictor: Any) -> int:
                 ).tolist(),
                 "bbox": np.round(b, 2).tolist(),
             }
-            for k, s, b in zip(pred.keypoints, pred.scores, pred.boxes, strict=True)
+            for k, s, b in zip(kps, scs, pred.boxes, strict=True)
         ]
         doc = {
             "skeleton": pred.skeleton,
@@ -216,7 +219,7 @@ def _pose2d(args: argparse.Namespace, predictor: Any) -> int:
             "image": os.path.relpath(path.resolve(), args.out.resolve()),
             "checkpoint": str(args.checkpoint),
             "backend": predictor.info.backend,
-            "task": "pose2d",
+            "task": predictor.task,
             "model": predictor.info.model,
             "people": people,
         }
@@ -224,7 +227,7 @@ def _pose2d(args: argparse.Namespace, predictor: Any) -> int:
         atomic_write(out_json, (json.dumps(doc, indent=1) + "\n").encode())
         if not args.no_pictures:
             thick = max(2, round(max(image.shape[:2]) / 250))
-            pic = draw_skeleton(image, pred.keypoints, pred.scores > 0.2, pred.skeleton, thick)
+            pic = draw_skeleton(image, kps, scs > 0.2, pred.skeleton, thick)
             save_png(args.out / f"{path.stem}.png", pic)
         print(f"{path}: {len(people)} person(s) -> {out_json}")
     return 0
@@ -239,6 +242,6 @@ def run(args: argparse.Namespace) -> int:
     predictor = load_predictor(args.checkpoint, backend=args.backend, device=args.device)
     if predictor.task == "lift":
         return _lift(args, predictor)
-    if predictor.task == "pose2d":
+    if predictor.task in ("pose2d", "bottomup"):
         return _pose2d(args, predictor)
     raise ValueError(f"{args.checkpoint}: predict does not handle task {predictor.task!r}")

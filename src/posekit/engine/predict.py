@@ -28,6 +28,7 @@ from posekit.skeletons.convert import convert_keypoints
 
 __all__ = [
     "BACKENDS",
+    "BottomUpPredictor",
     "LiftPrediction",
     "LiftPredictor",
     "ModelInfo",
@@ -363,7 +364,62 @@ class Pose2DPredictor:
         return Pose2DPrediction(self.skeleton, kp_img.numpy(), scores.float().numpy(), boxes)
 
 
-_PREDICTORS: Mapping[str, type] = {"lift": LiftPredictor, "pose2d": Pose2DPredictor}
+class BottomUpPredictor(Pose2DPredictor):
+    """Multi-person 2D pose without boxes: the whole image (letterboxed to the model's input)
+    through a hourglass with associative-embedding tags, people grouped by tag
+    (`AssociativeEmbedding.decode`, the settings of the ``bottomup`` task's validation).
+    """
+
+    task = "bottomup"
+
+    def predict(
+        self, image: np.ndarray, boxes: np.ndarray | None = None, padding: float = 1.0
+    ) -> Pose2DPrediction:
+        """Every person found in ``image`` (``boxes`` are ignored: the model finds people).
+
+        Shapes:
+            image: (H, W, 3) uint8 RGB.
+        """
+        from posekit.codecs.associative_embedding import AssociativeEmbedding
+        from posekit.data.pose2d import normalize_image
+        from posekit.data.transforms import AugmentParams, crop_and_augment
+        from posekit.engine import bottomup as bu
+        from posekit.geometry.crops import bbox_to_center_scale, invert_affine
+
+        H, W = image.shape[:2]
+        J = get_skeleton(self.skeleton).num_joints
+        whole = torch.tensor([0.0, 0.0, float(W), float(H)], dtype=torch.float64)
+        center, height = bbox_to_center_scale(whole, self.input_size)
+        crop, _, _, M = crop_and_augment(
+            image, np.zeros((J, 2)), np.zeros(J, bool), center, float(height),
+            self.input_size, AugmentParams(), self.skeleton,
+        )  # fmt: skip
+        out = self.runner(image=normalize_image(crop)[None].numpy())
+        hm = torch.as_tensor(out["heatmaps"])[0, -1]  # (J, h, w)
+        tags = torch.as_tensor(out["tags"])[0, -1]  # (J * D, h, w)
+        h = hm.shape[-2]
+        codec = AssociativeEmbedding(
+            self.input_size, tuple(hm.shape[-2:]), sigma=max(1.0, 2.0 * h / 64),
+            tag_dim=tags.shape[0] // J, max_people=bu.MAX_PEOPLE,
+            detection_threshold=bu.DETECTION_THRESHOLD, tag_threshold=bu.TAG_THRESHOLD,
+            joint_order=bu.JOINT_ORDER.get(self.skeleton),
+        )  # fmt: skip
+        kp, scores, _ = codec.decode(hm, tags)  # (N, J, 2) input pixels
+        A = invert_affine(M).float()
+        kp_img = torch.cat([kp.float(), torch.ones_like(kp[..., :1]).float()], -1) @ A.T
+        kp_np = kp_img.numpy()
+        if len(kp_np):
+            boxes_np = np.concatenate([np.nanmin(kp_np, 1), np.nanmax(kp_np, 1)], axis=1)
+        else:
+            boxes_np = np.zeros((0, 4))
+        return Pose2DPrediction(self.skeleton, kp_np, scores.float().numpy(), boxes_np)
+
+
+_PREDICTORS: Mapping[str, type] = {
+    "lift": LiftPredictor,
+    "pose2d": Pose2DPredictor,
+    "bottomup": BottomUpPredictor,
+}
 
 
 def load_predictor(path: str | Path, backend: str = "torch", device: str = "cpu") -> Any:
