@@ -25,6 +25,16 @@ def _cameras(cameras: Mapping[str, Any] | None) -> Any:
     return VirtualCameraSampler(**fields)
 
 
+def _retargeted(pool: Any, bone_lengths: str | None) -> Any:
+    if bone_lengths is None:
+        return pool
+    from posekit.data.lifting import PosePool
+    from posekit.data.lifting.retarget import retarget_bone_lengths
+
+    joints = retarget_bone_lengths(pool.joints_rel_m, pool.skeleton, bone_lengths)
+    return PosePool(joints, pool.skeleton, pool.labels, f"{pool.source}, {bone_lengths} bones")
+
+
 def _pairs(pool: Any, split: str, coords: str, noise: Any, val_noise: Any, cameras: Any) -> Any:
     from posekit.data.lifting import LiftingDataset
 
@@ -48,6 +58,7 @@ def synthetic_lift(
     noise: Any = None,
     val_noise: Any = None,
     cameras: Mapping[str, Any] | None = None,
+    bone_lengths: str | None = None,
 ) -> Any:
     """Synthetic poses (`SyntheticPosePool`, cached on disk) seen by random virtual cameras.
 
@@ -60,6 +71,8 @@ def synthetic_lift(
         noise: 2D noise of the training pairs (None, a sigma in px, a `NoiseConfig` dict);
             val_noise: of the validation pairs.
         cameras: `VirtualCameraSampler` fields (default: Human3.6M-like cameras).
+        bone_lengths: ``"h36m"``: retarget the poses to Human3.6M's bone proportions
+            (`posekit.data.lifting.retarget`, each body keeps its size); None: anny's own.
 
     Returns:
         A `LiftingDataset` (``sample_batch``: the fast training path).
@@ -68,7 +81,7 @@ def synthetic_lift(
 
     num = num_poses if split == "train" else val_poses
     pool = SyntheticPosePool(num, seed=pool_seed + (0 if split == "train" else 1))
-    return _pairs(pool, split, coords, noise, val_noise, cameras)
+    return _pairs(_retargeted(pool, bone_lengths), split, coords, noise, val_noise, cameras)
 
 
 def real_h36m_poses(
