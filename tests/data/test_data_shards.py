@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -67,6 +68,35 @@ def test_shard_round_trip_and_determinism(tmp_path: Path) -> None:
         for name, arr in a.arrays().items():
             np.testing.assert_array_equal(arr, b.arrays()[name], err_msg=name)
     assert not list(tmp_path.glob("*.tmp"))
+
+
+def test_depth_is_stored_losslessly(tmp_path: Path) -> None:
+    rng = np.random.default_rng(0)
+    mm = rng.integers(0, 65536, size=(6, 7)).astype(np.float32)
+    mm[0, :3] = 0.0
+    q = np.float32(0.001)
+    on_grid = np.round(mm * q / q) * q  # as the sensor quantizes: 1 mm steps, float32
+    off_grid = on_grid + np.float32(1e-4)
+    negative = on_grid.copy()
+    negative[1, 1] = -q
+    depths = [on_grid, off_grid, negative, np.full((3, 4), 70.0, np.float32)]
+    samples = [
+        Sample(
+            keypoints2d=np.zeros((1, 21, 2), np.float32),
+            visibility=np.ones((1, 21), bool),
+            skeleton="hand21",
+            depth=d,
+        )
+        for d in depths
+    ]
+    path = tmp_path / "shard.zip"
+    atomic_write(path, shard_bytes(samples))
+    names = zipfile.ZipFile(path).namelist()
+    assert "0.depth.png" in names  # on the 1 mm grid: a 16-bit PNG in millimetres
+    assert {"1.depth.npy", "2.depth.npy", "3.depth.npy"} <= set(names)
+    for d, back in zip(depths, read_shard(path)):
+        assert back.depth.dtype == np.float32
+        assert back.depth.tobytes() == d.tobytes()
 
 
 def test_corrupt_shard_is_named(tmp_path: Path) -> None:

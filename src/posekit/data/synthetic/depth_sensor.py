@@ -167,16 +167,22 @@ def projector_shadow(depth_m: np.ndarray, fx: float, baseline_m: float) -> np.nd
         return np.zeros(depth.shape, bool)
     if baseline_m < 0:  # mirror the problem: the projector on the -x side
         return projector_shadow(depth[:, ::-1], fx, -baseline_m)[:, ::-1].copy()
-    H, W = depth.shape
+    # Only the bounding box of the surfaces matters (empty pixels neither shadow nor are
+    # shadowed): work there, with the same column values as on the whole image (same bits).
+    rows, cols = np.flatnonzero(valid.any(axis=1)), np.flatnonzero(valid.any(axis=0))
+    r0, r1, c0, c1 = rows[0], rows[-1] + 1, cols[0], cols[-1] + 1
+    box, vbox = depth[r0:r1, c0:c1], valid[r0:r1, c0:c1]
     # projector columns, reversed left-right so that "to the right" becomes a prefix
-    up = np.full((H, W), np.inf, np.float32)  # empty pixels never shadow anything
-    np.divide(np.float32(-fx * baseline_m), depth[:, ::-1], out=up, where=valid[:, ::-1])
-    up += np.arange(W - 1, -1, -1, dtype=np.float32)
+    up = np.full(box.shape, np.inf, np.float32)  # empty pixels never shadow anything
+    np.divide(np.float32(-fx * baseline_m), box[:, ::-1], out=up, where=vbox[:, ::-1])
+    up += np.arange(c1 - 1, c0 - 1, -1, dtype=np.float32)
     # min over the columns strictly to the right: a cumulative minimum, shifted by one
     before = np.empty_like(up)
     before[:, 0] = np.inf
     np.minimum.accumulate(up[:, :-1], axis=1, out=before[:, 1:])
-    return (before < up)[:, ::-1] & valid
+    out = np.zeros(depth.shape, bool)
+    out[r0:r1, c0:c1] = (before < up)[:, ::-1] & vbox
+    return out
 
 
 def _edge_pixels(depth: np.ndarray, valid: np.ndarray, jump_m: float) -> np.ndarray:

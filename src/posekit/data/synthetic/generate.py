@@ -19,7 +19,6 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-import roma
 import torch
 
 from posekit.data.sample import Sample
@@ -46,11 +45,59 @@ def camera_frame_body_params(
         pose: (P, 24, 3) axis-angle; transl: (P, 3) metres; R: (3, 3); t: (3,).
         returns: pose (P, 24, 3) with a new root rotation, transl (P, 3).
     """
-    root = roma.rotvec_to_rotmat(torch.from_numpy(pose[:, 0].astype(np.float64)))
-    new_root = torch.from_numpy(R.astype(np.float64)) @ root
+    root = _rotvec_to_rotmat(pose[:, 0].astype(np.float64))  # (P, 3, 3)
     out = pose.copy()
-    out[:, 0] = roma.rotmat_to_rotvec(new_root).numpy()
+    out[:, 0] = _rotmat_to_rotvec(np.asarray(R, np.float64) @ root)
     return out, transl @ R.T + t
+
+
+# roma's conversions ported op for op to float64 numpy for a handful of rotations: the same
+# formulas (Rodrigues with a first-order small-angle branch; Markley's quaternion, then the
+# shortest-arc rotation vector), without ~40 torch calls' overhead (~0.8 ms a sample here).
+_SINC_THRESHOLD = 2.0 * np.finfo(np.float64).eps ** (1 / 6)  # roma's inv_sinc switch
+
+
+def _rotvec_to_rotmat(rotvec: np.ndarray, epsilon: float = 1e-6) -> np.ndarray:
+    """(P, 3) axis-angle -> (P, 3, 3), as `roma.rotvec_to_rotmat`."""
+    theta = np.linalg.norm(rotvec, axis=-1)
+    k = rotvec / np.maximum(theta[:, None], epsilon)
+    kx, ky, kz = k[:, 0], k[:, 1], k[:, 2]
+    s, c = np.sin(theta), np.cos(theta)
+    omc = 1 - c
+    xs, ys, zs = kx * s, ky * s, kz * s
+    xyc, xzc, yzc = kx * ky * omc, kx * kz * omc, ky * kz * omc
+    xxc, yyc, zzc = kx**2 * omc, ky**2 * omc, kz**2 * omc
+    rodrigues = [1 - yyc - zzc, xyc - zs, xzc + ys,
+                 xyc + zs, 1 - xxc - zzc, -xs + yzc,
+                 xzc - ys, xs + yzc, 1 - xxc - yyc]  # fmt: skip
+    x, y, z = rotvec[:, 0], rotvec[:, 1], rotvec[:, 2]
+    one = np.ones_like(x)
+    first_order = [one, -z, y, z, one, -x, -y, x, one]
+    R = np.stack(rodrigues, axis=-1).reshape(-1, 3, 3)
+    return np.where(
+        (theta < epsilon)[:, None, None], np.stack(first_order, -1).reshape(-1, 3, 3), R
+    )
+
+
+def _rotmat_to_rotvec(R: np.ndarray) -> np.ndarray:
+    """(P, 3, 3) -> (P, 3) axis-angle of norm <= pi, as `roma.rotmat_to_rotvec`."""
+    A = np.swapaxes(R, -1, -2)  # Markley's attitude matrix
+    a11, a12, a13, a21, a22, a23, a31, a32, a33 = A.reshape(-1, 9).T
+    x = np.stack([1 + a11 - a22 - a33, a12 + a21, a13 + a31, a23 - a32,
+                  a21 + a12, 1 + a22 - a33 - a11, a23 + a32, a31 - a13,
+                  a31 + a13, a32 + a23, 1 + a33 - a11 - a22, a12 - a21,
+                  a23 - a32, a31 - a13, a12 - a21, 1 + a11 + a22 + a33], axis=-1)  # fmt: skip
+    x = x.reshape(-1, 4, 4)  # row i: 4 q_i q, XYZW
+    i = np.argmax(np.diagonal(x, axis1=1, axis2=2), axis=1)
+    q = x[np.arange(len(x)), i]
+    q = q / np.linalg.norm(q, axis=-1, keepdims=True)
+    q = q * ((q[:, 3] > 0).astype(q.dtype) * 2.0 - 1.0)[:, None]  # w > 0: angle <= pi
+    half = np.arctan2(np.linalg.norm(q[:, :3], axis=1), q[:, 3])
+    small = np.abs(half) < _SINC_THRESHOLD
+    inv_sinc = np.where(
+        small, 1 + half**2 / 6 + 7 * half**4 / 360, half / np.where(small, 1.0, np.sin(half))
+    )
+    return (2.0 * inv_sinc)[:, None] * q[:, :3]
 
 
 class BodySceneGenerator:
