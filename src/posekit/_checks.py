@@ -23,16 +23,22 @@ from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
+import torch
 
 __all__ = ["check_finite", "check_shape", "shape_of"]
 
 
 def shape_of(x: Any) -> tuple[int, ...]:
-    """The shape of a torch tensor, numpy array or nested sequence, as a tuple of ints."""
+    """The shape of a torch tensor, numpy array or nested sequence, as a tuple of ints.
+
+    Symbolic sizes (``torch.SymInt`` under ``torch.export``, size tensors under the TorchScript
+    tracer) are kept as they are: ``int()`` on them would freeze the traced batch size into an
+    exported graph.
+    """
     shape = getattr(x, "shape", None)
     if shape is None:
         shape = np.shape(x)
-    return tuple(int(s) for s in shape)
+    return tuple(s if isinstance(s, torch.SymInt | torch.Tensor) else int(s) for s in shape)
 
 
 def _spec_text(tokens: Sequence[str]) -> str:

@@ -345,35 +345,20 @@ def _shape_text(t: Tensor, dynamic_batch: bool) -> dict[str, Any]:
 
 @contextlib.contextmanager
 def _exporting() -> Iterator[None]:
-    """Shape checks that keep symbolic sizes, and the exporters' chatter silenced.
+    """The exporters' chatter silenced (loggers, warnings, stdout) while exporting.
 
-    posekit's shape checks (`posekit._checks.check_shape`) read sizes through ``shape_of``,
-    which calls ``int()`` on each: under ``torch.export`` that turns the symbolic batch size
-    into a constant (and the export fails), under the TorchScript tracer it freezes the traced
-    batch into the graph. While exporting, ``shape_of`` keeps torch's symbolic sizes
-    (``SymInt``, the tracer's size tensors) as they are; eager calls see plain ints as before.
+    (posekit's shape checks keep torch's symbolic sizes, see `posekit._checks.shape_of`, so
+    the exported batch axis stays dynamic.)
     """
-    from posekit import _checks
-
     loggers = [logging.getLogger(n) for n in ("torch.onnx", "torch.export", "torch._dynamo")]
     levels = [lg.level for lg in loggers]
-    original = _checks.shape_of
-
-    def shape_of(x: Any) -> tuple[Any, ...]:
-        shape = getattr(x, "shape", None)
-        if isinstance(shape, torch.Size):
-            return tuple(s if isinstance(s, torch.SymInt | Tensor) else int(s) for s in shape)
-        return original(x)
-
     try:
-        _checks.shape_of = shape_of
         for lg in loggers:
             lg.setLevel(logging.ERROR)
         with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()):
             warnings.simplefilter("ignore")
             yield
     finally:
-        _checks.shape_of = original
         for lg, level in zip(loggers, levels):
             lg.setLevel(level)
 
