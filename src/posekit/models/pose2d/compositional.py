@@ -34,6 +34,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from posekit.codecs.heatmap2d import Heatmap2D
 from posekit.models.backbones.hourglass import StackedHourglass
 from posekit.models.pose2d._common import ImageModel, check_image_config, positive_int
 from posekit.models.pose2d.hierarchy import PartHierarchy, get_hierarchy, level_key
@@ -118,6 +119,9 @@ class CompositionalConfig:
         num_blocks: bottleneck modules per branch.
         pairwise_kernel: odd kernel size of the masked pairwise convolutions.
         pairwise_dilation: their dilation.
+        integral: also output ``"keypoints"`` by soft-argmax of the last stack's joint
+            heatmaps (as `HourglassConfig.integral`), so a coordinate loss can be added.
+        integral_beta: soft-argmax inverse temperature.
     """
 
     skeleton: str = "coco17"
@@ -128,9 +132,13 @@ class CompositionalConfig:
     num_blocks: int = 1
     pairwise_kernel: int = 7
     pairwise_dilation: int = 2
+    integral: bool = False
+    integral_beta: float = 10.0
 
     def __post_init__(self) -> None:
         name = "compositional"
+        if not self.integral_beta > 0:
+            raise ValueError(f"{name}: integral_beta: expected > 0, got {self.integral_beta}")
         positive_int(name, "num_stacks", self.num_stacks)
         positive_int(name, "channels", self.channels, minimum=4)
         positive_int(name, "depth", self.depth)
@@ -185,14 +193,23 @@ class Compositional(ImageModel):
                 c, self.hierarchy, config.pairwise_kernel, config.pairwise_dilation
             ),
         )
+        self.integral_codec = Heatmap2D(
+            config.input_size,
+            self.heatmap_size,
+            decode_method="soft_argmax",
+            beta=config.integral_beta,
+        )
 
     def output_shapes(self, batch_size: int) -> dict[str, tuple[int, ...]]:
         """Shapes of what ``forward`` returns (see the class docstring)."""
         S, (h, w) = self.config.num_stacks, self.heatmap_size
-        return {
+        shapes: dict[str, tuple[int, ...]] = {
             level_key(lv): (batch_size, S, p, h, w)
             for lv, p in enumerate(self.hierarchy.level_sizes)
         }
+        if self.config.integral:
+            shapes["keypoints"] = (batch_size, self.hierarchy.level_sizes[0], 2)
+        return shapes
 
     def forward(self, image: Tensor) -> dict[str, Tensor]:
         """Heatmaps of every level and stack.
@@ -203,4 +220,7 @@ class Compositional(ImageModel):
         self.check_image(image)
         maps = torch.stack(self.trunk(image), dim=1)  # (B, S, sum P_l, h, w)
         levels = maps.split(list(self.hierarchy.level_sizes), dim=2)
-        return {level_key(lv): m for lv, m in enumerate(levels)}
+        out = {level_key(lv): m for lv, m in enumerate(levels)}
+        if self.config.integral:
+            out["keypoints"], _ = self.integral_codec.decode(levels[0][:, -1])  # (B, J, 2)
+        return out
