@@ -69,7 +69,7 @@ def data_params(tmp_path_factory: pytest.TempPathFactory) -> dict:
     ("model", "extra"),
     [
         ("hourglass", []),
-        ("hourglass", ["model.overrides.integral=true", "loss.intermediate_supervision=false"]),
+        ("hourglass", ["model.overrides.integral=false", "loss.intermediate_supervision=false"]),
         ("deeppose", []),
         ("compositional", ["loss.flip_test=true"]),
     ],
@@ -82,7 +82,6 @@ def test_every_2d_model_trains_and_evaluates(
 
     torch.set_num_threads(1)
     sets = [
-        f"model.name={model}",
         f"data.params={data_params}",
         "trainer.max_steps=3",
         "trainer.batch_size=4",
@@ -91,7 +90,7 @@ def test_every_2d_model_trains_and_evaluates(
         "trainer.progress_bar=false",
         *extra,
     ]
-    config = load_config(ROOT / "configs" / "pose2d_hourglass_tiny.yaml", sets)
+    config = load_config(ROOT / "configs" / f"pose2d_{model}_tiny.yaml", sets)
     result = train(config, tmp_path / "run", progress=False)
     assert result.global_step == 3
     assert 0.0 <= result.metrics["pck_0.2"] <= 1.0
