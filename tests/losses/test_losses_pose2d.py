@@ -142,3 +142,24 @@ def test_compositional_loss_is_the_weighted_sum_of_level_losses():
     torch.testing.assert_close(loss, expected)
     with pytest.raises(ValueError, match="levels"):
         compositional_heatmap_loss(preds, targets[:2])
+
+
+def test_heatmap_foreground_weight_matches_a_naive_reference() -> None:
+    from posekit.losses.pose2d import heatmap_mse_loss
+
+    g = torch.Generator().manual_seed(5)
+    pred = torch.rand(2, 3, 4, 6, 5, generator=g)
+    target = torch.rand(2, 4, 6, 5, generator=g)
+    w = torch.tensor([[1.0, 0.0, 1.0, 1.0], [1.0, 1.0, 0.0, 1.0]])
+    assert torch.allclose(heatmap_mse_loss(pred, target, w, 0.0), heatmap_mse_loss(pred, target, w))
+    a = 7.0
+    ref = []
+    for s in range(3):
+        num = den = 0.0
+        for b in range(2):
+            for j in range(4):
+                cell = (pred[b, s, j] - target[b, j]) ** 2 * (1 + a * target[b, j])
+                num += w[b, j] * cell.mean()
+                den += w[b, j]
+        ref.append(num / den)
+    torch.testing.assert_close(heatmap_mse_loss(pred, target, w, a), torch.stack(ref).mean())

@@ -228,7 +228,9 @@ class BottomUpModule(TaskModule):
         hm, tags = out["heatmaps"], out["tags"]
         if not self.experiment.loss.intermediate_supervision:
             hm, tags = hm[:, -1:], tags[:, -1:]
-        heatmap = heatmap_mse_loss(hm, target, weight)
+        heatmap = heatmap_mse_loss(
+            hm, target, weight, self.experiment.loss.heatmap_foreground_weight
+        )
         pull, push = associative_embedding_loss(tags, index, self.tag_dim)
         loss = self.experiment.loss.heatmap_weight * heatmap + self.tag_weight * (pull + push)
         return {"loss": loss, "heatmap": heatmap, "pull": pull, "push": push}

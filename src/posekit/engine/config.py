@@ -139,6 +139,8 @@ class LossConfig:
             only the last one (the ablation of Newell et al.).
         tag_weight: factor of the associative-embedding pull + push loss (``bottomup``;
             1e-3, the ratio of Newell et al.'s code).
+        heatmap_foreground_weight: weight heatmap cells by ``1 + a * target`` (``pose2d``,
+            ``bottomup``; 0 = Newell's plain MSE; see `posekit.losses.heatmap_mse_loss`).
     """
 
     name: str = "auto"
@@ -147,12 +149,16 @@ class LossConfig:
     flip_test: bool = False
     intermediate_supervision: bool = True
     tag_weight: float = 1e-3
+    heatmap_foreground_weight: float = 0.0
 
     def __post_init__(self) -> None:
         _choice("loss", "name", self.name, LOSSES)
         _positive("loss", "heatmap_weight", self.heatmap_weight, allow_zero=True)
         _positive("loss", "coord_weight", self.coord_weight, allow_zero=True)
         _positive("loss", "tag_weight", self.tag_weight, allow_zero=True)
+        _positive(
+            "loss", "heatmap_foreground_weight", self.heatmap_foreground_weight, allow_zero=True
+        )
 
 
 @dataclass

@@ -334,7 +334,7 @@ class Pose2DModule(TaskModule):
             loss = compositional_heatmap_loss([out[k] for k in keys], maps, weights)
         else:
             target, tw = self.heatmap.encode(kp, w)
-            loss = heatmap_mse_loss(out["heatmaps"], target, tw)
+            loss = heatmap_mse_loss(out["heatmaps"], target, tw, lc.heatmap_foreground_weight)
         loss = lc.heatmap_weight * loss
         if self.integral:
             size = kp.new_tensor([self.input_size[1], self.input_size[0]])

@@ -58,12 +58,23 @@ def _weighted_mean(per_joint: Tensor, weights: Tensor) -> Tensor:
     )
 
 
-def heatmap_mse_loss(pred: Tensor, target: Tensor, weights: Tensor | None = None) -> Tensor:
+def heatmap_mse_loss(
+    pred: Tensor,
+    target: Tensor,
+    weights: Tensor | None = None,
+    foreground_weight: float = 0.0,
+) -> Tensor:
     """Mean squared heatmap error, weighted per joint, averaged over stacks.
 
     For each stack: the mean over cells of ``(pred - target)^2`` per joint, then the weighted
     mean over joints (and batch); then the mean over stacks (Newell 2016's intermediate
     supervision gives every stack the same target and weight).
+
+    ``foreground_weight`` = a > 0 weights each cell by ``1 + a * target``: the Gaussian's
+    cells count up to 1 + a times the background's. With a = 0 (Newell's loss) an all-zero map
+    is a strong early minimum (a Gaussian covers ~pi sigma^2 of h w cells); on a CPU budget a
+    tiny hourglass sits there for thousands of steps, while a ~20 escapes it within a hundred
+    (measured on one batch of synthetic crops: 5.6 px mean error after 150 steps vs 39 px).
 
     Shapes:
         pred: (B, S, J, h, w) or (B, J, h, w); target: (B, J, h, w); weights: (B, J) or None.
@@ -77,7 +88,11 @@ def heatmap_mse_loss(pred: Tensor, target: Tensor, weights: Tensor | None = None
     diff = torch.where(
         used, pred - target[:, None], torch.zeros((), dtype=pred.dtype, device=pred.device)
     )
-    per_joint = diff.square().mean(dim=(-2, -1)).transpose(0, 1)  # (S, B, J)
+    sq = diff.square()
+    if foreground_weight:
+        fg = torch.nan_to_num(target[:, None], nan=0.0)
+        sq = sq * (1.0 + foreground_weight * fg)
+    per_joint = sq.mean(dim=(-2, -1)).transpose(0, 1)  # (S, B, J)
     return _weighted_mean(per_joint, w).mean()
 
 
