@@ -40,6 +40,7 @@ def run_pose2d(
         "val_num": sizes.pose2d_val,
         "data_seed": seed,
         "size": [256, 256],
+        "workers": 2 if sizes.pose2d_train > 64 else 1,
         "progress": False,
     }
     base = {**_POSE2D, "seed": seed, "data": {**_POSE2D["data"], "params": params}}
