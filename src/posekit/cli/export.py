@@ -8,7 +8,7 @@ from typing import Any
 
 __all__ = ["ONNX_TOLERANCE", "add_parser", "default_output", "format_size", "run"]
 
-#: Largest accepted ``max |ONNX Runtime - torch|`` over the verification outputs.
+#: Largest accepted ``max |ONNX Runtime - torch|`` (`posekit.engine.export.ONNX_TOLERANCE`).
 ONNX_TOLERANCE = 1e-4
 
 _EPILOG = """\
@@ -77,68 +77,27 @@ def _shapes(entries: dict[str, Any]) -> str:
 
 def run(args: argparse.Namespace) -> int:
     from posekit.cli.main import CliError
-    from posekit.engine.base import METADATA_KEY
-    from posekit.engine.evaluate import module_from_checkpoint
-    from posekit.engine.export import (
-        DEFAULT_OPSET,
-        export_onnx,
-        model_metadata,
-        onnx_files,
-        read_onnx_metadata,
-        verify_onnx,
-    )
+    from posekit.engine.export import export_checkpoint, onnx_files
 
     if args.batch_size < 2:
         raise CliError(f"--batch-size: expected >= 2, got {args.batch_size}")
-    opset = DEFAULT_OPSET if args.opset is None else args.opset
-    module, config, ckpt = module_from_checkpoint(args.checkpoint)
-    model = module.model
-    meta = ckpt[METADATA_KEY]
-    metadata = model_metadata(
-        model,
-        task=config.task,
-        name=config.model.name,
-        preset=meta["model"].get("preset", config.model.preset),
-        checkpoint=args.checkpoint.name,
-        step=int(ckpt.get("global_step", 0)),
-        experiment=meta["experiment"],  # what predict needs to know (cameras, data, ...)
-    )
-    verify_batch = args.batch_size + 1  # another batch than the traced one: the axis is dynamic
-    verify_inputs = model.example_input(verify_batch)
-    diffs: list[float] = []
-
-    def check(staged: Path) -> None:
-        diff = verify_onnx(model, staged, verify_inputs)
-        diffs.append(diff)
-        if not diff <= ONNX_TOLERANCE:
-            raise CliError(
-                f"ONNX Runtime vs torch max |diff| = {diff:.2g} > {ONNX_TOLERANCE:g}: "
-                f"the export of {config.model.name!r} does not match torch; nothing written"
-            )
-
     out = args.out if args.out is not None else default_output(args.checkpoint)
     try:
-        export_onnx(
-            model,
-            model.example_input(args.batch_size),
-            out,
-            opset=opset,
-            metadata=metadata,
-            exporter=args.exporter,
-            check=check,
+        done = export_checkpoint(
+            args.checkpoint, out, args.opset, args.batch_size, args.exporter, ONNX_TOLERANCE
         )
     except RuntimeError as err:
         raise CliError(str(err)) from None
-    written = read_onnx_metadata(out)
+    written = done.metadata
     size = sum(f.stat().st_size for f in onnx_files(out))
     files = " + ".join(str(f) for f in onnx_files(out))
     print(
-        f"model {config.model.name} ({metadata.get('preset', '?')}, task {config.task}, "
-        f"step {metadata['step']}); exporter {written['exporter']}, opset {opset}"
+        f"model {written['model']} ({written.get('preset', '?')}, task {written['task']}, "
+        f"step {written['step']}); exporter {written['exporter']}, opset {written['opset']}"
     )
     print(f"inputs: {_shapes(written['inputs'])}; outputs: {_shapes(written['outputs'])}")
     print(
         f"onnx: {files} ({format_size(size)}); ONNX Runtime vs torch max |diff| = "
-        f"{diffs[-1]:.2g} (≤ {ONNX_TOLERANCE:g}: OK, batch {verify_batch})"
+        f"{done.max_abs_diff:.2g} (≤ {ONNX_TOLERANCE:g}: OK, batch {done.verify_batch})"
     )
     return 0

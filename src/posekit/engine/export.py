@@ -47,6 +47,7 @@ import shutil
 import tempfile
 import warnings
 from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -58,7 +59,10 @@ __all__ = [
     "DEFAULT_OPSET",
     "EXPORTERS",
     "METADATA_PREFIX",
+    "ONNX_TOLERANCE",
+    "CheckpointExport",
     "OnnxRunner",
+    "export_checkpoint",
     "export_onnx",
     "model_inputs",
     "model_metadata",
@@ -668,3 +672,81 @@ def verify_onnx(
         diff = np.where(np.isnan(diff), np.inf, diff)
         worst = max(worst, float(diff.max()))
     return worst
+
+
+#: Largest accepted ``max |ONNX Runtime - torch|`` of a checkpoint export.
+ONNX_TOLERANCE = 1e-4
+
+
+@dataclass
+class CheckpointExport:
+    """What `export_checkpoint` wrote and measured.
+
+    Attributes:
+        path: the ONNX file; metadata: its posekit metadata; max_abs_diff: ONNX Runtime vs
+        torch on a batch of ``verify_batch`` example inputs.
+    """
+
+    path: Path
+    metadata: dict[str, Any]
+    max_abs_diff: float
+    verify_batch: int
+
+
+def export_checkpoint(
+    checkpoint: str | os.PathLike[str],
+    out: str | os.PathLike[str],
+    opset: int | None = None,
+    batch_size: int = 2,
+    exporter: str = "auto",
+    tolerance: float = ONNX_TOLERANCE,
+) -> CheckpointExport:
+    """Export a ``posekit train`` checkpoint to ONNX, checked against torch before it is
+    renamed into place (the model is rebuilt from the checkpoint alone; the checkpoint's
+    experiment is stored in the metadata, so predictors need nothing else).
+
+    Raises:
+        FileNotFoundError, CheckpointError: a missing or foreign checkpoint.
+        ValueError: ``batch_size < 2``.
+        RuntimeError: the export fails, or ONNX Runtime differs from torch by more than
+            ``tolerance`` (nothing is written then).
+    """
+    from posekit.engine.base import METADATA_KEY
+    from posekit.engine.evaluate import module_from_checkpoint
+
+    if batch_size < 2:
+        raise ValueError(f"batch_size: expected >= 2, got {batch_size}")
+    checkpoint = Path(checkpoint)
+    module, config, ckpt = module_from_checkpoint(checkpoint)
+    model, meta = module.model, ckpt[METADATA_KEY]
+    metadata = model_metadata(
+        model,
+        task=config.task,
+        name=config.model.name,
+        preset=meta["model"].get("preset", config.model.preset),
+        checkpoint=checkpoint.name,
+        step=int(ckpt.get("global_step", 0)),
+        experiment=meta["experiment"],
+    )
+    verify_batch = batch_size + 1  # another batch than the traced one: the axis is dynamic
+    verify_inputs = model.example_input(verify_batch)
+    diffs: list[float] = []
+
+    def check(staged: Path) -> None:
+        diffs.append(verify_onnx(model, staged, verify_inputs))
+        if not diffs[-1] <= tolerance:
+            raise RuntimeError(
+                f"ONNX Runtime vs torch max |diff| = {diffs[-1]:.2g} > {tolerance:g}: the "
+                f"export of {config.model.name!r} does not match torch; nothing written"
+            )
+
+    path = export_onnx(
+        model,
+        model.example_input(batch_size),
+        out,
+        opset=DEFAULT_OPSET if opset is None else opset,
+        metadata=metadata,
+        exporter=exporter,
+        check=check,
+    )
+    return CheckpointExport(Path(path), read_onnx_metadata(path), diffs[-1], verify_batch)
