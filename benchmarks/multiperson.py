@@ -78,6 +78,9 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=Path("runs/multiperson"))
     parser.add_argument("--workers", type=int, default=1, help="scene rendering processes")
     parser.add_argument("--threads", type=int, default=None)
+    parser.add_argument(
+        "--tag-weight", type=float, default=None, help="loss.tag_weight (default: the config's)"
+    )
     parser.add_argument("--device", default="cpu", help="evaluation device")
     parser.add_argument("--accelerator", default="auto", help="training accelerator")
     args = parser.parse_args()
@@ -98,6 +101,8 @@ def main() -> None:
         f"trainer.batch_size={args.batch_size}",
         f"trainer.accelerator={args.accelerator}",
     ]
+    if args.tag_weight is not None:
+        bu_sets.append(f"loss.tag_weight={args.tag_weight}")
     bu_ckpt = _train("bottomup_hourglass_tiny.yaml", bu_sets, args.out / "bottomup")
 
     if args.topdown is not None:
