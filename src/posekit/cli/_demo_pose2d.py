@@ -87,7 +87,10 @@ def run_pose2d(
             f"included) on {sizes.pose2d_train} rendered bodies with occluders, evaluated on "
             f"{sizes.pose2d_val} renders of an unseen seed. PCK@0.2 is torso-normalized; "
             "PCKh@0.5 uses the nose-to-shoulders head length (no head boxes in coco17); "
-            "'occluded' counts labelled joints hidden by the body or an occluder.",
+            "'occluded' counts labelled joints hidden by the body or an occluder. A tiny model "
+            "this early in training has found the body and its vertical extent before telling "
+            "left from right limbs: its joints gather towards the body's midline (compare the "
+            "2D pose table in benchmarks/RESULTS.md).",
         )
         if ev is not None:
             rep.add_table({k: v for k, v in ev.metrics.items()}, caption="Validation metrics")

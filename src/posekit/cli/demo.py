@@ -309,7 +309,7 @@ def run(args: argparse.Namespace) -> int:
     for pic, cmp in lifted:
         rep.add_image(pic, "2D input and lifted 3D pose")
         if cmp is not None:
-            rep.add_image(cmp, "Lifted pose over ground truth (coco17 joints regressed to h36m17)")
+            rep.add_image(cmp, "Lifted pose (colour) over the rendered person's 3D joints (grey)")
     if pose2d is not None:
         pose2d["add_to_report"](rep)
     index = rep.write(out / "report")
