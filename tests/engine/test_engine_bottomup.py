@@ -151,3 +151,15 @@ def test_topdown_over_ground_truth_boxes(scene_params: dict, tmp_path: Path) -> 
     truth = scene_ground_truth(scenes.sample(0))
     assert truth.keypoints.shape == (scenes.sample(0).num_people, 17, 2)
     assert bool((truth.area_px2 > 0).all())
+
+
+def test_tag_push_sigma_reaches_the_loss_and_the_grouping_threshold() -> None:
+    from posekit.engine.bottomup import TAG_THRESHOLD, BottomUpModule
+    from posekit.engine.config import load_config
+
+    root = Path(__file__).resolve().parents[2]
+    cfg = root / "configs" / "bottomup_hourglass_tiny.yaml"
+    module = BottomUpModule(load_config(cfg, ["loss.tag_push_sigma=0.25"]))
+    assert module.codec.tag_threshold == pytest.approx(0.25 * TAG_THRESHOLD)
+    with pytest.raises(ValueError, match=r"loss\.tag_push_sigma: expected > 0"):
+        load_config(cfg, ["loss.tag_push_sigma=0"])

@@ -181,7 +181,8 @@ class BottomUpModule(TaskModule):
             tag_dim=self.tag_dim,
             max_people=MAX_PEOPLE,
             detection_threshold=DETECTION_THRESHOLD,
-            tag_threshold=TAG_THRESHOLD,
+            # Tags live on the scale of the push term: the threshold scales with its sigma.
+            tag_threshold=TAG_THRESHOLD * config.loss.tag_push_sigma,
             joint_order=JOINT_ORDER.get(self.skeleton_name),
         )
         self._val: list[tuple[list[SceneTruth], list[PeopleDetections]]] = []
@@ -231,7 +232,9 @@ class BottomUpModule(TaskModule):
         heatmap = heatmap_mse_loss(
             hm, target, weight, self.experiment.loss.heatmap_foreground_weight
         )
-        pull, push = associative_embedding_loss(tags, index, self.tag_dim)
+        pull, push = associative_embedding_loss(
+            tags, index, self.tag_dim, push_sigma=self.experiment.loss.tag_push_sigma
+        )
         loss = self.experiment.loss.heatmap_weight * heatmap + self.tag_weight * (pull + push)
         return {"loss": loss, "heatmap": heatmap, "pull": pull, "push": push}
 

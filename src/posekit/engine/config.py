@@ -139,6 +139,12 @@ class LossConfig:
             only the last one (the ablation of Newell et al.).
         tag_weight: factor of the associative-embedding pull + push loss (``bottomup``;
             1e-3, the ratio of Newell et al.'s code).
+        tag_push_sigma: length scale sigma of the associative-embedding push term
+            ``exp(-d^2 / (2 sigma^2))`` (``bottomup``; Newell et al.: 1); the grouping's tag
+            threshold scales with it. Its gradient vanishes when all tags sit together, which
+            is where a short run's pull term drives them first: on this CPU budget sigma = 1
+            collapsed every person's tags together (push ~ 1.0, AP 0) while 0.25 kept them
+            apart (benchmarks/RESULTS.md, multiperson.py).
         heatmap_foreground_weight: weight heatmap cells by ``1 + a * target`` (``pose2d``,
             ``bottomup``; 0 = Newell's plain MSE; see `posekit.losses.heatmap_mse_loss`).
     """
@@ -150,6 +156,7 @@ class LossConfig:
     intermediate_supervision: bool = True
     tag_weight: float = 1e-3
     heatmap_foreground_weight: float = 0.0
+    tag_push_sigma: float = 1.0
 
     def __post_init__(self) -> None:
         _choice("loss", "name", self.name, LOSSES)
@@ -159,6 +166,7 @@ class LossConfig:
         _positive(
             "loss", "heatmap_foreground_weight", self.heatmap_foreground_weight, allow_zero=True
         )
+        _positive("loss", "tag_push_sigma", self.tag_push_sigma)
 
 
 @dataclass

@@ -371,10 +371,12 @@ class BottomUpPredictor(Pose2DPredictor):
         hm = torch.as_tensor(out["heatmaps"])[0, -1]  # (J, h, w)
         tags = torch.as_tensor(out["tags"])[0, -1]  # (J * D, h, w)
         h = hm.shape[-2]
+        push_sigma = float((self.info.experiment.get("loss") or {}).get("tag_push_sigma", 1.0))
         codec = AssociativeEmbedding(
             self.input_size, tuple(hm.shape[-2:]), sigma=max(1.0, 2.0 * h / 64),
             tag_dim=tags.shape[0] // J, max_people=bu.MAX_PEOPLE,
-            detection_threshold=bu.DETECTION_THRESHOLD, tag_threshold=bu.TAG_THRESHOLD,
+            detection_threshold=bu.DETECTION_THRESHOLD,
+            tag_threshold=bu.TAG_THRESHOLD * push_sigma,
             joint_order=bu.JOINT_ORDER.get(self.skeleton),
         )  # fmt: skip
         kp, scores, _ = codec.decode(hm, tags)  # (N, J, 2) input pixels
