@@ -18,13 +18,14 @@ so that ``posekit eval`` / ``predict`` / ``export`` rebuild the model without th
 from __future__ import annotations
 
 import importlib
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 import lightning as L
 import torch
 from torch import Tensor, nn
+from tqdm.auto import tqdm
 
 from posekit.engine.config import ExperimentConfig, config_to_dict
 from posekit.engine.optim import build_optimizer, build_scheduler
@@ -38,6 +39,7 @@ __all__ = [
     "TaskModule",
     "get_task",
     "list_tasks",
+    "val_source",
 ]
 
 METADATA_KEY = "posekit"
@@ -138,6 +140,33 @@ class TaskModule(L.LightningModule):
         """Metrics (and per-joint tables) of the model on ``batches``."""
         raise NotImplementedError
 
+    @torch.no_grad()
+    def map_batches(
+        self,
+        batches: Iterable[Any],
+        fn: Callable[[Any], Any],
+        progress: bool = True,
+        total: int | None = None,
+    ) -> list[Any]:
+        """``[fn(batch) for batch in batches]`` with the model in eval mode (restored after),
+        no gradients and a progress bar: the loop of every task's `evaluate`.
+
+        Raises:
+            ValueError: ``batches`` is empty.
+        """
+        was_training = self.model.training
+        self.model.eval()
+        try:
+            parts = [
+                fn(b)
+                for b in tqdm(batches, total=total, desc="eval", disable=not progress, unit="batch")
+            ]
+        finally:
+            self.model.train(was_training)
+        if not parts:
+            raise ValueError("evaluation data is empty")
+        return parts
+
     # --- optimization ---------------------------------------------------------------------
 
     def configure_optimizers(self) -> dict[str, Any]:
@@ -196,3 +225,15 @@ class TaskModule(L.LightningModule):
 
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         checkpoint[METADATA_KEY] = self.metadata()
+
+
+def val_source(
+    config: ExperimentConfig, source: str | None = None, params: dict[str, Any] | None = None
+) -> tuple[str, dict[str, Any]]:
+    """The validation data source of ``config`` and its parameters: ``source`` (default
+    ``data.val_source``, else ``data.source``) with ``params`` (default ``data.val_params``,
+    else ``data.params``)."""
+    d = config.data
+    if params is None:
+        params = d.val_params if d.val_params is not None else d.params
+    return source or d.val_source or d.source, dict(params)

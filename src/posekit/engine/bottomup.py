@@ -42,10 +42,9 @@ import lightning as L
 import torch
 from torch import Tensor
 from torch.utils.data import DataLoader
-from tqdm.auto import tqdm
 
 from posekit.codecs.associative_embedding import AssociativeEmbedding
-from posekit.engine.base import TaskEvaluation, TaskModule
+from posekit.engine.base import TaskEvaluation, TaskModule, val_source
 from posekit.engine.config import ExperimentConfig
 from posekit.engine.multiperson import (
     LOGGED,
@@ -199,11 +198,8 @@ class BottomUpModule(TaskModule):
         source: str | None = None,
         params: dict[str, Any] | None = None,
     ) -> tuple[Iterable[Mapping[str, Tensor]], int]:
-        d = config.data
-        name = source or d.val_source or d.source
-        if params is None:
-            params = d.val_params if d.val_params is not None else d.params
-        scenes = _subset(_images(config, "val", name, dict(params)), d.val_size)
+        name, params = val_source(config, source, params)
+        scenes = _subset(_images(config, "val", name, params), config.data.val_size)
         loader = _val_loader(scenes, config.trainer.num_workers)
         return loader, len(loader)
 
@@ -332,16 +328,4 @@ class BottomUpModule(TaskModule):
         total: int | None = None,
     ) -> TaskEvaluation:
         """Run the model (eval mode) over validation images; `multiperson_evaluation`."""
-        was_training = self.model.training
-        self.model.eval()
-        parts = []
-        try:
-            for batch in tqdm(
-                batches, total=total, desc="eval", disable=not progress, unit="batch"
-            ):
-                parts.append(self._batch_result(batch))
-        finally:
-            self.model.train(was_training)
-        if not parts:
-            raise ValueError("evaluation data is empty")
-        return self._evaluate_parts(parts)
+        return self._evaluate_parts(self.map_batches(batches, self._batch_result, progress, total))

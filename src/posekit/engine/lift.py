@@ -22,7 +22,6 @@ from typing import Any
 import lightning as L
 import torch
 from torch import Tensor
-from tqdm.auto import tqdm
 
 from posekit.engine.base import TaskEvaluation, TaskModule
 from posekit.engine.config import ExperimentConfig
@@ -187,20 +186,13 @@ class LiftModule(TaskModule):
         total: int | None = None,
     ) -> TaskEvaluation:
         """Run the model (eval mode) over ``batches`` and compute `lift_evaluation`."""
-        was_training = self.model.training
-        self.model.eval()
         device = next(self.model.parameters()).device
-        preds, gts = [], []
-        try:
-            for batch in tqdm(
-                batches, total=total, desc="eval", disable=not progress, unit="batch"
-            ):
-                kp = batch["keypoints2d"].to(device)
-                vis = batch["visibility"].to(device)
-                preds.append(self.model(kp, vis)["joints3d"].float().cpu())
-                gts.append(batch["joints3d"].float().cpu())
-        finally:
-            self.model.train(was_training)
-        if not preds:
-            raise ValueError("evaluation data is empty")
-        return lift_evaluation(torch.cat(preds), torch.cat(gts), self.skeleton_name)
+
+        def run(batch: Mapping[str, Tensor]) -> tuple[Tensor, Tensor]:
+            kp, vis = batch["keypoints2d"].to(device), batch["visibility"].to(device)
+            pred = self.model(kp, vis)["joints3d"].float().cpu()
+            return pred, batch["joints3d"].float().cpu()
+
+        parts = self.map_batches(batches, run, progress, total)
+        pred, gt = (torch.cat(x) for x in zip(*parts, strict=True))
+        return lift_evaluation(pred, gt, self.skeleton_name)

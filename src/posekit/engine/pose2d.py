@@ -36,11 +36,10 @@ import numpy as np
 import torch
 from torch import Tensor
 from torch.utils.data import DataLoader, Dataset, Sampler
-from tqdm.auto import tqdm
 
 from posekit.codecs.heatmap2d import Heatmap2D
 from posekit.codecs.regression import Regression2D
-from posekit.engine.base import TaskEvaluation, TaskModule
+from posekit.engine.base import TaskEvaluation, TaskModule, val_source
 from posekit.engine.config import ExperimentConfig
 from posekit.engine.seeding import STREAM_TRAIN, make_generator
 from posekit.engine.sources import build_source
@@ -302,11 +301,8 @@ class Pose2DModule(TaskModule):
         source: str | None = None,
         params: dict[str, Any] | None = None,
     ) -> tuple[Iterable[Mapping[str, Tensor]], int]:
-        d = config.data
-        name = source or d.val_source or d.source
-        if params is None:
-            params = d.val_params if d.val_params is not None else d.params
-        crops = _subset(_crops(config, "val", name, dict(params)), d.val_size)
+        name, params = val_source(config, source, params)
+        crops = _subset(_crops(config, "val", name, params), config.data.val_size)
         loader = _val_loader(crops, config.trainer.num_workers)
         return loader, len(loader)
 
@@ -434,16 +430,4 @@ class Pose2DModule(TaskModule):
         total: int | None = None,
     ) -> TaskEvaluation:
         """Run the model (eval mode) over validation crop batches; `pose2d_evaluation`."""
-        was_training = self.model.training
-        self.model.eval()
-        parts = []
-        try:
-            for batch in tqdm(
-                batches, total=total, desc="eval", disable=not progress, unit="batch"
-            ):
-                parts.append(self._batch_result(batch))
-        finally:
-            self.model.train(was_training)
-        if not parts:
-            raise ValueError("evaluation data is empty")
-        return self._evaluate_parts(parts)
+        return self._evaluate_parts(self.map_batches(batches, self._batch_result, progress, total))
