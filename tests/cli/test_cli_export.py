@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -17,17 +15,8 @@ from posekit.engine.export import OnnxRunner, read_onnx_metadata
 
 ROOT = Path(__file__).resolve().parents[2]
 CONFIG = ROOT / "configs" / "lift_martinez_tiny.yaml"
-sys.path.insert(0, str(ROOT / "tests" / "engine"))  # the in-test data source
 
 from engine_toy_data import toy_overrides  # noqa: E402
-
-
-@pytest.fixture(autouse=True)
-def one_thread() -> Iterator[None]:
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 @pytest.fixture(scope="module")

@@ -3,19 +3,15 @@
 from __future__ import annotations
 
 import json
-import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
 import pytest
-import torch
 
 from posekit.cli.main import main
 
 ROOT = Path(__file__).resolve().parents[2]
 CONFIG = ROOT / "configs" / "lift_martinez_tiny.yaml"
-sys.path.insert(0, str(ROOT / "tests" / "engine"))  # the in-test data source
 
 from engine_toy_data import toy_overrides  # noqa: E402
 
@@ -25,14 +21,6 @@ COCO = [
     [365, 190], [275, 190], [370, 235], [270, 235], [340, 240], [300, 240], [342, 310],
     [298, 310], [344, 380], [296, 380],
 ]  # fmt: skip
-
-
-@pytest.fixture(autouse=True)
-def one_thread() -> Iterator[None]:
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 @pytest.fixture(scope="module")

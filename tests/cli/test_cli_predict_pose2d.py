@@ -4,26 +4,16 @@ skeletons drawn and keypoints JSON out, which the lifter then reads; odd and bro
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 
 import cv2
 import numpy as np
 import pytest
-import torch
 
 from posekit.cli.main import main
 
 ROOT = Path(__file__).resolve().parents[2]
 COCO = ROOT / ".." / "shared" / "data" / "real" / "mmpose_samples" / "coco"
-
-
-@pytest.fixture(autouse=True)
-def one_thread() -> Iterator[None]:
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 @pytest.fixture(scope="module")
@@ -113,9 +103,6 @@ def test_real_photos_with_boxes_then_lifted(checkpoint: Path, tmp_path: Path) ->
     )
     # 2D predictions feed the lifter directly.
     lift_cfg = ROOT / "configs" / "lift_martinez_tiny.yaml"
-    import sys
-
-    sys.path.insert(0, str(ROOT / "tests" / "engine"))
     from engine_toy_data import toy_overrides
 
     run = tmp_path / "lift"
