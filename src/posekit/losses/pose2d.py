@@ -72,9 +72,9 @@ def heatmap_mse_loss(
 
     ``foreground_weight`` = a > 0 weights each cell by ``1 + a * target``: the Gaussian's
     cells count up to 1 + a times the background's. With a = 0 (Newell's loss) an all-zero map
-    is a strong early minimum (a Gaussian covers ~pi sigma^2 of h w cells); on a CPU budget a
-    tiny hourglass sits there for thousands of steps, while a ~20 escapes it within a hundred
-    (measured on one batch of synthetic crops: 5.6 px mean error after 150 steps vs 39 px).
+    is a strong early minimum (a Gaussian covers ~pi sigma^2 of h w cells): the tiny hourglass
+    is still there after 1,200 steps (benchmarks/pose2d_results.py, last row); weighting the
+    Gaussian's cells makes the all-zero map expensive from the first step.
 
     Shapes:
         pred: (B, S, J, h, w) or (B, J, h, w); target: (B, J, h, w); weights: (B, J) or None.

@@ -8,8 +8,8 @@ projection of the combination; the difference is under 1 px for a person a few m
 ``coco17 → h36m17`` was fitted by least squares on 3,000 anny bodies (posekit's pose and shape
 samplers, anny's COCO regressor against posekit's h36m17 joints, 3D, weights restricted to the
 source joints listed per target and constrained to sum to 1; rounded to two decimals). Mean
-3D error of each target joint on those bodies (the part of each joint's definition that the
-COCO points cannot express):
+3D error of the rounded table on those bodies (the part of each joint's definition that the
+COCO points cannot express), as `benchmarks/layout_regressor.py` prints it:
 
 =============================  ===========================================  ==========
 h36m17 joint                   from coco17                                   mean error
@@ -18,9 +18,9 @@ pelvis                         mean of the hips                              26 
 r_hip, l_hip                   the hip, pushed 4 % outwards                  28 mm
 knees, ankles, elbows, wrists  the same joint                                8-24 mm
 spine                          hips 0.245 each, shoulders 0.255 each         44 mm
-thorax                         mean of the shoulders                         11 mm
-neck_nose                      nose, eyes, ears (below the nose)             1 mm
-head_top                       nose, eyes, ears (above the eyes)             1 mm
+thorax                         mean of the shoulders                         12 mm
+neck_nose                      nose, eyes, ears (below the nose)             2 mm
+head_top                       nose, eyes, ears (above the eyes)             2 mm
 shoulders                      the shoulder, pushed 4 % outwards             23 mm
 =============================  ===========================================  ==========
 
