@@ -38,6 +38,25 @@ def _posekit(*args: str) -> None:
     subprocess.run(cmd, check=True, cwd=ROOT, capture_output=True, text=True)
 
 
+def bone_table(pool_size: int) -> None:
+    """Mean bone lengths of the synthetic training poses against the real ones (h36m17)."""
+    from posekit.data.lifting import RealH36MPoses, SyntheticPosePool
+    from posekit.data.lifting.retarget import bone_lengths
+    from posekit.skeletons import get_skeleton
+
+    sk = get_skeleton("h36m17")
+    syn = bone_lengths(SyntheticPosePool(pool_size, seed=0).joints_rel_m, "h36m17") * 1000
+    real = RealH36MPoses(root=str(SHARED), subjects=("S1", "S5", "S6", "S7")).joints_rel_m
+    real = bone_lengths(real, "h36m17") * 1000
+    print("| bone | synthetic mean ± sd mm | real mm | synthetic − real mm |")
+    print("|---|--:|--:|--:|")
+    for j in range(1, sk.num_joints):
+        name = f"{sk.joints[sk.parents[j]]}–{sk.joints[j]}"
+        a, sd, b = syn[:, j].mean(), syn[:, j].std(), real[:, j].mean()
+        print(f"| {name} | {a:.1f} ± {sd:.1f} | {b:.1f} | {a - b:+.1f} |")
+    print()
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--steps", type=int, default=8000)
@@ -45,9 +64,13 @@ def main() -> None:
     p.add_argument("--pool", type=int, default=200_000, help="synthetic training poses")
     p.add_argument("--out", type=Path, default=ROOT / "runs" / "lift_realism")
     p.add_argument("--only", nargs="*", default=None, help="run names to keep")
+    p.add_argument("--bones", action="store_true", help="print the bone-length table only")
     a = p.parse_args()
     if not SHARED.is_dir():
         sys.exit(f"real poses not found at {SHARED}")
+    if a.bones:
+        bone_table(a.pool)
+        return
     common = [
         f"trainer.max_steps={a.steps}",
         f"model.overrides.width={a.width}",

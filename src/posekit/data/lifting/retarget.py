@@ -10,7 +10,8 @@ the target proportions, keeping each pose's bone directions and (by default) its
 
 `H36M_BONE_LENGTHS_M`: the bone lengths of Human3.6M's standard 17-joint skeleton (the
 exponential-map release used by motion-prediction code has one fixed set for all subjects;
-measured here on its S1/S5/S6/S7 poses, identical to 0.2 mm in every frame).
+the means over its S1/S5/S6/S7 poses, printed by ``benchmarks/lift_realism.py --bones``; the
+training subjects only, so evaluating on S8 sees nothing of S8).
 """
 
 from __future__ import annotations
@@ -26,11 +27,11 @@ __all__ = ["H36M_BONE_LENGTHS_M", "bone_lengths", "retarget_bone_lengths"]
 
 #: h36m17 child joint → length of the bone to its parent, metres (Human3.6M's skeleton).
 H36M_BONE_LENGTHS_M: dict[str, float] = {
-    "r_hip": 0.1329, "r_knee": 0.4432, "r_ankle": 0.4545,
-    "l_hip": 0.1329, "l_knee": 0.4432, "l_ankle": 0.4545,
-    "spine": 0.2334, "thorax": 0.2569, "neck_nose": 0.1211, "head_top": 0.1151,
-    "l_shoulder": 0.1510, "l_elbow": 0.2791, "l_wrist": 0.2519,
-    "r_shoulder": 0.1510, "r_elbow": 0.2791, "r_wrist": 0.2519,
+    "r_hip": 0.1329, "r_knee": 0.4429, "r_ankle": 0.4542,
+    "l_hip": 0.1329, "l_knee": 0.4429, "l_ankle": 0.4542,
+    "spine": 0.2335, "thorax": 0.2571, "neck_nose": 0.1211, "head_top": 0.1150,
+    "l_shoulder": 0.1510, "l_elbow": 0.2789, "l_wrist": 0.2517,
+    "r_shoulder": 0.1510, "r_elbow": 0.2789, "r_wrist": 0.2517,
 }  # fmt: skip
 
 _TABLES = {"h36m": ("h36m17", H36M_BONE_LENGTHS_M)}
