@@ -155,6 +155,7 @@ def _lift(args: argparse.Namespace, predictor: Any) -> int:
         doc = {
             "checkpoint": str(args.checkpoint),
             "backend": predictor.info.backend,
+            "precision": predictor.info.precision,
             "task": "lift",
             "model": predictor.info.model,
             "frames": results,

@@ -32,6 +32,11 @@ Metadata. The posekit description of the model is stored in the ONNX ``metadata_
 The input normalization of the lifting models (``input_mean`` / ``input_std``) is part of the
 graph (applied inside ``forward``); the metadata records it and the input coordinate
 convention (``config.input_coords``) so the file alone says what to feed it.
+
+Int8. ``export_checkpoint(..., quantize="int8")`` writes the float32 model as above, quantizes
+it (`posekit.engine.quantize`, lifting models) and checks it against the float32 torch model
+on the checkpoint's validation inputs (mean joint distance, mm) instead of ``ONNX_TOLERANCE``;
+the measured deviation is stored as ``posekit.quantization``.
 """
 
 from __future__ import annotations
@@ -684,13 +689,16 @@ class CheckpointExport:
 
     Attributes:
         path: the ONNX file; metadata: its posekit metadata; max_abs_diff: ONNX Runtime vs
-        torch on a batch of ``verify_batch`` example inputs.
+        torch on a batch of ``verify_batch`` example inputs (of the float32 model, also when
+        the file is quantized); quantization: the ``quantization`` metadata entry of an int8
+        file (method, layers, measured deviation; see `posekit.engine.quantize`), else None.
     """
 
     path: Path
     metadata: dict[str, Any]
     max_abs_diff: float
     verify_batch: int
+    quantization: dict[str, Any] | None = None
 
 
 def export_checkpoint(
@@ -700,22 +708,44 @@ def export_checkpoint(
     batch_size: int = 2,
     exporter: str = "auto",
     tolerance: float = ONNX_TOLERANCE,
+    quantize: str | None = None,
+    quantize_tolerance_mm: float | None = None,
+    quantize_method: str | None = None,
 ) -> CheckpointExport:
     """Export a ``posekit train`` checkpoint to ONNX, checked against torch before it is
     renamed into place (the model is rebuilt from the checkpoint alone; the checkpoint's
     experiment is stored in the metadata, so predictors need nothing else).
 
+    With ``quantize="int8"`` the verified float32 model is quantized to int8
+    (`posekit.engine.quantize.export_int8`, lifting models only) and written only when its
+    joints are, on average, at most ``quantize_tolerance_mm`` (default
+    `~posekit.engine.quantize.INT8_TOLERANCE_MM`) from the float32 torch model's on the
+    checkpoint's validation inputs; the measured deviation is stored in the metadata
+    (``quantization``). ``quantize_method``: ``"dynamic"`` (default) or ``"static"``.
+
     Raises:
         FileNotFoundError, CheckpointError: a missing or foreign checkpoint.
-        ValueError: ``batch_size < 2``.
-        RuntimeError: the export fails, or ONNX Runtime differs from torch by more than
-            ``tolerance`` (nothing is written then).
+        ValueError: ``batch_size < 2``; an unknown ``quantize``, or a model that cannot be
+            quantized (the message says which can).
+        RuntimeError: the export fails, ONNX Runtime differs from torch by more than
+            ``tolerance``, or the int8 model deviates by more than ``quantize_tolerance_mm``
+            (nothing is written then).
     """
     from posekit.engine.base import METADATA_KEY
     from posekit.engine.evaluate import module_from_checkpoint
 
     if batch_size < 2:
         raise ValueError(f"batch_size: expected >= 2, got {batch_size}")
+    if quantize is not None:
+        from posekit.engine.quantize import QUANTIZE_CHOICES
+
+        if quantize not in QUANTIZE_CHOICES:
+            raise ValueError(
+                f"quantize: expected one of {', '.join(QUANTIZE_CHOICES)} (or None for "
+                f"float32), got {quantize!r}"
+            )
+    elif quantize_tolerance_mm is not None or quantize_method is not None:
+        raise ValueError("quantize_tolerance_mm / quantize_method need quantize='int8'")
     checkpoint = Path(checkpoint)
     module, config, ckpt = module_from_checkpoint(checkpoint)
     model, meta = module.model, ckpt[METADATA_KEY]
@@ -740,13 +770,29 @@ def export_checkpoint(
                 f"export of {config.model.name!r} does not match torch; nothing written"
             )
 
-    path = export_onnx(
-        model,
-        model.example_input(batch_size),
+    def export_float(target: str | os.PathLike[str]) -> Path:
+        return export_onnx(
+            model,
+            model.example_input(batch_size),
+            target,
+            opset=DEFAULT_OPSET if opset is None else opset,
+            metadata=metadata,
+            exporter=exporter,
+            check=check,
+        )
+
+    if quantize is None:
+        path = export_float(out)
+        return CheckpointExport(Path(path), read_onnx_metadata(path), diffs[-1], verify_batch)
+    from posekit.engine.quantize import DEFAULT_METHOD, INT8_TOLERANCE_MM, export_int8
+
+    quantization = export_int8(
+        module,
+        config,
         out,
-        opset=DEFAULT_OPSET if opset is None else opset,
-        metadata=metadata,
-        exporter=exporter,
-        check=check,
+        export_float,
+        method=DEFAULT_METHOD if quantize_method is None else quantize_method,
+        tolerance_mm=INT8_TOLERANCE_MM if quantize_tolerance_mm is None else quantize_tolerance_mm,
     )
-    return CheckpointExport(Path(path), read_onnx_metadata(path), diffs[-1], verify_batch)
+    path = Path(out)
+    return CheckpointExport(path, read_onnx_metadata(path), diffs[-1], verify_batch, quantization)

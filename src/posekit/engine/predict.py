@@ -52,6 +52,8 @@ class ModelInfo:
         task: task family; model: registry name; preset: its preset.
         config: the model's config as a dict; experiment: the experiment as a dict.
         backend: ``torch`` or ``onnx``.
+        precision: ``float32``, or ``int8`` for a file written by ``posekit export --quantize
+            int8`` (its ``quantization`` metadata).
     """
 
     path: Path
@@ -61,6 +63,7 @@ class ModelInfo:
     config: dict[str, Any]
     experiment: dict[str, Any]
     backend: str
+    precision: str = "float32"
 
 
 class _TorchRunner:
@@ -112,6 +115,7 @@ def _load_onnx(path: Path) -> tuple[Runner, ModelInfo]:
         config=dict(meta.get("config") or {}),
         experiment=dict(meta.get("experiment") or {}),
         backend="onnx",
+        precision=str((meta.get("quantization") or {}).get("dtype", "float32")),
     )
 
     def run(**inputs: np.ndarray) -> dict[str, np.ndarray]:
