@@ -213,15 +213,18 @@ def _interleaved(
     calls: dict[str, Callable[[], Any]], repeat: int, rounds: int = 4
 ) -> dict[str, float]:
     """Median seconds per call of each function: ``rounds`` rounds, in each a block of
-    ``repeat / rounds`` timed calls of each function in turn, after one untimed call.
+    ``repeat / rounds`` timed calls of each function in turn, after a pause and one untimed
+    call.
 
-    Blocks, not single calls in turn: each backend's worker threads keep spinning a while after
-    a call (OpenMP in torch, ONNX Runtime's pool) and would slow the next backend's call.
+    Blocks after a pause, not single calls in turn: each backend's worker threads keep
+    spinning a while after a call (OpenMP in torch, ONNX Runtime's pool) and would slow the
+    next backend's call on a 2-core machine.
     """
     per = max(1, repeat // rounds)
     times: dict[str, list[float]] = {k: [] for k in calls}
     for _ in range(rounds):
         for k, fn in calls.items():
+            time.sleep(0.25)
             fn()
             for _ in range(per):
                 t0 = time.perf_counter()

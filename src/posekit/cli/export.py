@@ -39,7 +39,7 @@ their weights in <name>.onnx.data beside the .onnx file: move both together.
 --quantize int8 (lifting models: martinez, lcn, smplr_dae) writes an int8 model for ONNX
 Runtime on the CPU (weights int8 per output unit, activations quantized per batch at run time;
 the first and last layers stay float32): for the full Martinez model ~3x the float32 ONNX
-Runtime throughput (140k vs 47k poses/s at batch 1024, 2 threads; benchmarks/lift_speed.py).
+Runtime throughput (141k vs 45k poses/s at batch 1024, 2 threads; benchmarks/lift_speed.py).
 The float32 export is checked as above; then the int8 model is run on up to 4096 poses of the
 checkpoint's validation data and written only when its joints are on average at most 2 mm
 from the float32 torch model's. The measured deviation is stored in the metadata

@@ -32,9 +32,10 @@ Pipeline of `quantize_onnx`:
 Why these choices, measured by ``benchmarks/lift_speed.py --int8-only`` on a full Martinez
 trained 3000 steps (validation MPJPE 70.6 mm), 2-core AMD EPYC with AVX-512 VNNI, batch 1024,
 2 threads (poses/s; mean joint distance to float32 torch on 7952 validation poses):
-float32 ONNX Runtime 46.6k; int8 dynamic 140k, 0.88 mm (MPJPE 70.60 → 70.63 mm); static
-137k, 2.60 mm; dynamic with the first and last layers int8 too 136k, 6.80 mm. Static ranges,
-fixed once for all inputs, are coarser than each batch's own; the speed is the same.
+float32 ONNX Runtime 45k; int8 dynamic 141k, 0.88 mm (MPJPE 70.60 → 70.63 mm); static 151k,
+2.60 mm; dynamic with the first and last layers int8 too 150k, 6.80 mm. Static ranges, fixed
+once for all inputs, are coarser than each batch's own: ~7 % faster, but outside the 2 mm
+bound (`INT8_TOLERANCE_MM`).
 """
 
 from __future__ import annotations
