@@ -367,7 +367,9 @@ def quantize_onnx(
     with tempfile.TemporaryDirectory(prefix="posekit-quantize-") as tmp:
         pre = Path(tmp) / "pre.onnx"
         with _quiet():
-            quant_pre_process(str(src), str(pre), skip_symbolic_shape=False)
+            # (Symbolic shape inference is skipped: where it fails, ONNX Runtime leaves
+            # sym_shape_infer_temp.onnx in the working directory; ONNX shape inference runs.)
+            quant_pre_process(str(src), str(pre), skip_symbolic_shape=True)
         model = onnx.load_model(str(pre))
         folded = fold_batch_norm(model)
         left = [
