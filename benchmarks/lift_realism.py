@@ -8,16 +8,22 @@ azimuth, elevation -5..25 deg, 3.5-6 m, f = 1150 px ± 10 %, 1000x1000 images, g
 
 - synthetic: the engine's pose sampler on anny bodies (a ``--pool``-pose training pool);
 - real: ``../shared/data/real/h36m_poses`` subjects S1, S5, S6, S7 (``real_h36m_poses``);
-- synthetic, H3.6M bones: the synthetic poses retargeted to Human3.6M's bone proportions
-  (``data.params.bone_lengths=h36m``, `posekit.data.lifting.retarget`: same bone directions,
-  each body keeps its size). This separates the joint-convention gap (anny's anatomical joint
-  centres vs Human3.6M's mocap skeleton) from the pose gap.
+- synthetic, retargeted: the synthetic poses in Human3.6M's skeleton convention
+  (``data.params.retarget``, `posekit.data.lifting.retarget`): ``h36m_proportions`` (its bone
+  proportions, each body keeps its size), ``h36m_lengths`` (its bone lengths: the files hold
+  one skeleton for every subject, so a lifter trained on them knows the subject's size, which
+  no 2D input tells) and ``h36m`` (its bone lengths and trunk-bone directions). This separates
+  the joint-convention gap (anny's anatomical joint centres vs Human3.6M's mocap skeleton)
+  from the pose gap. The conventions (`H36M_BONE_LENGTHS_M`, `H36M_DIRECTION_OFFSETS`) come
+  from the real training subjects S1/S5/S6/S7 only (``--bones``, ``--conventions``).
 
 Each best checkpoint (selected on its own validation set: synthetic val pool / S8) is then
 evaluated with ``posekit eval CKPT --data real_h36m_poses`` on every S8 pose (virtual cameras
-with a fixed seed). The gap is (synthetic - real) / real on MPJPE; the goal is <= 10 %.
+with a fixed seed). The gap is (synthetic - real) / real on MPJPE; the goal is <= 10 %. A
+second table splits each run's S8 MPJPE by Human3.6M action.
 
     .venv/bin/python benchmarks/lift_realism.py [--steps 8000] [--width 512]
+    .venv/bin/python benchmarks/lift_realism.py --bones | --conventions
 """
 
 from __future__ import annotations
@@ -57,6 +63,67 @@ def bone_table(pool_size: int) -> None:
     print()
 
 
+UPRIGHT_ACTIONS = ("directions", "discussion", "greeting", "waiting")
+
+
+def conventions(pool_size: int) -> None:
+    """Fit and print the trunk-bone direction offsets (anny's standing family -> Human3.6M)."""
+    import numpy as np
+    import torch
+
+    from posekit.data.lifting import RealH36MPoses, SyntheticPosePool
+    from posekit.data.lifting.retarget import (
+        H36M_DIRECTION_OFFSETS,
+        fit_direction_offsets,
+        retarget_bone_lengths,
+    )
+
+    syn = SyntheticPosePool(pool_size, seed=0)
+    stand = syn.joints_rel_m[np.asarray(syn.labels["family"]) == "stand"]
+    real = RealH36MPoses(root=str(SHARED), subjects=("S1", "S5", "S6", "S7"))
+    upright = real.joints_rel_m[np.isin(np.asarray(real.labels["action"]), UPRIGHT_ACTIONS)]
+    stand = retarget_bone_lengths(stand, "h36m17", "h36m", keep_size=False)
+    fitted = fit_direction_offsets(stand, upright)
+    print(f"{len(stand)} standing synthetic poses vs {len(upright)} real S1/S5-S7 poses of "
+          f"{', '.join(UPRIGHT_ACTIONS)}")  # fmt: skip
+    print("| bone | rotation vector (rad, trunk frame x left / y back / z up) | angle deg | "
+          "in H36M_DIRECTION_OFFSETS |")  # fmt: skip
+    print("|---|---|--:|---|")
+    for bone, v in fitted.items():
+        deg = float(torch.tensor(v).norm()) * 180 / np.pi
+        print(f"| {bone} | {v} | {deg:.1f} | {H36M_DIRECTION_OFFSETS.get(bone)} |")
+    print()
+
+
+def per_action(runs: dict[str, Path]) -> None:
+    """S8 MPJPE per Human3.6M action for each run's best checkpoint (same S8 set as eval)."""
+    import numpy as np
+    import torch
+
+    from posekit.data.lifting import LiftingDataset, RealH36MPoses
+    from posekit.engine.evaluate import module_from_checkpoint
+
+    pool = RealH36MPoses(root=str(SHARED), subjects=("S8",))
+    data = LiftingDataset(pool, seed=1, fixed=True, coords="pixel")  # the eval set of S8
+    batch = next(data.iter_batches(len(data)))
+    action = np.asarray(pool.labels["action"])[data.pose_index.numpy()]
+    names = sorted(set(action))
+    errors = {}
+    for name, run in runs.items():
+        module, _, _ = module_from_checkpoint(run / "checkpoints" / "best.ckpt")
+        with torch.no_grad():
+            pred = module.model(batch["keypoints2d"], batch["visibility"])
+        err = (pred["joints3d"] - batch["joints3d"]).norm(dim=-1).mean(-1) * 1000
+        errors[name] = err.numpy()
+    print("\nS8 MPJPE (mm) per action:\n")
+    print("| action | poses | " + " | ".join(errors) + " |")
+    print("|---|--:|" + "--:|" * len(errors))
+    for a in names:
+        k = action == a
+        print(f"| {a} | {k.sum()} | " + " | ".join(f"{e[k].mean():.1f}" for e in errors.values())
+              + " |")  # fmt: skip
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--steps", type=int, default=8000)
@@ -65,11 +132,16 @@ def main() -> None:
     p.add_argument("--out", type=Path, default=ROOT / "runs" / "lift_realism")
     p.add_argument("--only", nargs="*", default=None, help="run names to keep")
     p.add_argument("--bones", action="store_true", help="print the bone-length table only")
+    p.add_argument("--conventions", action="store_true",
+                   help="fit and print the trunk-bone direction offsets only")  # fmt: skip
     a = p.parse_args()
     if not SHARED.is_dir():
         sys.exit(f"real poses not found at {SHARED}")
     if a.bones:
         bone_table(a.pool)
+        return
+    if a.conventions:
+        conventions(a.pool)
         return
     common = [
         f"trainer.max_steps={a.steps}",
@@ -77,23 +149,23 @@ def main() -> None:
         f"optim.decay_steps={max(1, a.steps // 8)}",
         "trainer.val_every=1000",
     ]
+    syn = [f"data.params.num_poses={a.pool}", "data.params.val_poses=5000"]
     runs = {
-        "synthetic": [f"data.params.num_poses={a.pool}", "data.params.val_poses=5000"],
         "real": ["data.source=real_h36m_poses", "data.params={coords: pixel}"],
-        "synthetic, H3.6M bones": [
-            f"data.params.num_poses={a.pool}",
-            "data.params.val_poses=5000",
-            "data.params.bone_lengths=h36m",
-        ],
+        "synthetic": syn,
+        "synthetic, H3.6M proportions": [*syn, "data.params.retarget=h36m_proportions"],
+        "synthetic, H3.6M bone lengths": [*syn, "data.params.retarget=h36m_lengths"],
+        "synthetic, H3.6M lengths + trunk directions": [*syn, "data.params.retarget=h36m"],
     }
     print(f"martinez tiny, width {a.width}, {a.steps} steps, batch 256, seed 0; eval on real S8")
     print("\n| trained on | MPJPE mm | PA-MPJPE mm | N-MPJPE mm | S8 poses | train s |")
     print("|---|--:|--:|--:|--:|--:|")
-    results = {}
+    results, dirs = {}, {}
     for name, sets in runs.items():
         if a.only and name not in a.only:
             continue
-        run = a.out / name.replace(", ", "_").replace(" ", "_").replace(".", "")
+        run = a.out / "".join(c if c.isalnum() else "_" for c in name).strip("_")
+        dirs[name] = run
         t0 = time.perf_counter()
         if not (run / "checkpoints" / "best.ckpt").exists():  # a finished run is reused
             _posekit("train", "configs/lift_martinez_tiny.yaml", "--out", str(run), "--set",
@@ -112,10 +184,12 @@ def main() -> None:
         )
         sys.stdout.flush()
     if "real" in results:
+        print()
         for name, mm in results.items():
             if name != "real":
                 gap = (mm - results["real"]) / results["real"] * 100
-                print(f"\n{name} vs real-trained on S8: {gap:+.1f} % MPJPE (goal <= +10 %)")
+                print(f"{name} vs real-trained on S8: {gap:+.1f} % MPJPE (goal <= +10 %)")
+    per_action(dirs)
 
 
 if __name__ == "__main__":

@@ -290,6 +290,11 @@ def test_fixed_sets_and_seeds_are_deterministic() -> None:
     assert len(a) == 50 and len(train) == len(pool)
     with pytest.raises(IndexError):
         a[50]
+    # pose_index names the pool pose of each item: its root-relative bone lengths match
+    idx = a.pose_index
+    assert idx.shape == (50,) and len(set(idx.tolist())) == 50
+    item, pose = a[7]["joints3d"], pool.joints_rel_m[idx[7]]
+    torch.testing.assert_close(item.norm(dim=-1), pose.norm(dim=-1), atol=1e-5, rtol=0)
 
 
 def test_noise_options() -> None:

@@ -116,6 +116,8 @@ def test_every_family_appears_with_its_weight() -> None:
     assert set(only.sample(200, np.random.default_rng(0)).family_names) == {"walk"}
     with pytest.raises(ValueError, match="unknown"):
         PoseSampler(families=["flying"])
+    with pytest.raises(ValueError, match="weights: unknown families"):
+        PoseSampler(weights={"walk": 1.0, "flying": 1.0})
 
 
 def test_mirror_is_a_reflection(anny_body64) -> None:

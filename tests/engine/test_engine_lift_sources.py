@@ -90,3 +90,17 @@ def test_synthetic_lift_source(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) 
     val = build_source("synthetic_lift", "val", 0, {"num_poses": 32, "val_poses": 16}, "lift")
     assert len(val.pool) == 16
     assert not torch.equal(val.pool.joints_rel_m[:16], src.pool.joints_rel_m[:16])
+    # retargeted to Human3.6M's skeleton: its bone lengths exactly
+    from posekit.data.lifting.retarget import H36M_BONE_LENGTHS_M, bone_lengths
+
+    params = {"num_poses": 32, "val_poses": 16, "retarget": "h36m"}
+    h36m = build_source("synthetic_lift", "train", 0, params, "lift")
+    want = torch.tensor(list(H36M_BONE_LENGTHS_M.values()))
+    got = bone_lengths(h36m.pool.joints_rel_m, "h36m17")[:, 1:]
+    torch.testing.assert_close(got, want.expand_as(got), atol=1e-5, rtol=0)
+    # family weights reach the pose sampler: only walking poses
+    params = {"num_poses": 32, "val_poses": 16, "family_weights": {"walk": 1.0}}
+    walk = build_source("synthetic_lift", "train", 0, params, "lift")
+    assert set(walk.pool.labels["family"]) == {"walk"}
+    with pytest.raises(ValueError, match="unknown families"):
+        build_source("synthetic_lift", "train", 0, {"family_weights": {"fly": 1.0}}, "lift")

@@ -25,14 +25,14 @@ def _cameras(cameras: Mapping[str, Any] | None) -> Any:
     return VirtualCameraSampler(**fields)
 
 
-def _retargeted(pool: Any, bone_lengths: str | None) -> Any:
-    if bone_lengths is None:
+def _retargeted(pool: Any, mode: str | None) -> Any:
+    if mode is None:
         return pool
     from posekit.data.lifting import PosePool
-    from posekit.data.lifting.retarget import retarget_bone_lengths
+    from posekit.data.lifting.retarget import retarget
 
-    joints = retarget_bone_lengths(pool.joints_rel_m, pool.skeleton, bone_lengths)
-    return PosePool(joints, pool.skeleton, pool.labels, f"{pool.source}, {bone_lengths} bones")
+    joints = retarget(pool.joints_rel_m, pool.skeleton, mode)
+    return PosePool(joints, pool.skeleton, pool.labels, f"{pool.source}, retargeted {mode}")
 
 
 def _pairs(pool: Any, split: str, coords: str, noise: Any, val_noise: Any, cameras: Any) -> Any:
@@ -58,7 +58,8 @@ def synthetic_lift(
     noise: Any = None,
     val_noise: Any = None,
     cameras: Mapping[str, Any] | None = None,
-    bone_lengths: str | None = None,
+    retarget: str | None = None,
+    family_weights: Mapping[str, float] | None = None,
 ) -> Any:
     """Synthetic poses (`SyntheticPosePool`, cached on disk) seen by random virtual cameras.
 
@@ -71,17 +72,24 @@ def synthetic_lift(
         noise: 2D noise of the training pairs (None, a sigma in px, a `NoiseConfig` dict);
             val_noise: of the validation pairs.
         cameras: `VirtualCameraSampler` fields (default: Human3.6M-like cameras).
-        bone_lengths: ``"h36m"``: retarget the poses to Human3.6M's bone proportions
-            (`posekit.data.lifting.retarget`, each body keeps its size); None: anny's own.
+        retarget: the poses in Human3.6M's skeleton convention (`posekit.data.lifting.retarget`):
+            ``"h36m_proportions"`` (its bone proportions, each body keeps its size),
+            ``"h36m_lengths"`` (its bone lengths) or ``"h36m"`` (its bone lengths and trunk-bone
+            directions); None: anny's own joints.
+        family_weights: activity family -> weight for the pose sampler (`PoseSampler`;
+            families left out get 0); None: its `DEFAULT_WEIGHTS`.
 
     Returns:
         A `LiftingDataset` (``sample_batch``: the fast training path).
     """
     from posekit.data.lifting import SyntheticPosePool
+    from posekit.data.synthetic.poses import PoseSampler
 
     num = num_poses if split == "train" else val_poses
-    pool = SyntheticPosePool(num, seed=pool_seed + (0 if split == "train" else 1))
-    return _pairs(_retargeted(pool, bone_lengths), split, coords, noise, val_noise, cameras)
+    sampler = PoseSampler(weights=dict(family_weights)) if family_weights else None
+    pool = SyntheticPosePool(num, seed=pool_seed + (0 if split == "train" else 1),
+                             pose_sampler=sampler)  # fmt: skip
+    return _pairs(_retargeted(pool, retarget), split, coords, noise, val_noise, cameras)
 
 
 def real_h36m_poses(

@@ -246,6 +246,11 @@ class LiftingDataset(torch.utils.data.Dataset):
     def __len__(self) -> int:
         return self.num
 
+    @property
+    def pose_index(self) -> torch.Tensor:
+        """(num,) the pool pose of each item (``dataset[i]`` is pool pose ``pose_index[i]``)."""
+        return self._order[torch.arange(self.num) % len(self.pool)]
+
     def set_epoch(self, epoch: int) -> None:
         """Draw new cameras and noise for the on-the-fly items (no effect when fixed)."""
         self.epoch = int(epoch)

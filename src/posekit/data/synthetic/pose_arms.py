@@ -58,8 +58,8 @@ def _a(name: str, both: bool = False, **ranges: tuple[float, float]) -> ArmActiv
 # flexion/supination, wf/wu wrist flexion/ulnar deviation, hf finger (MCP) flexion.
 # fmt: off
 ARM_ACTIVITIES: dict[str, ArmActivity] = {a.name: a for a in (
-    _a("relaxed", sf=(-15, 15), sa=(3, 20), sr=(-25, 20), ef=(0, 35), es=(-30, 30), hf=(0, 40)),
-    _a("gesture", sf=(0, 70), sa=(0, 45), sr=(-40, 40), ef=(30, 115), es=(-40, 60),
+    _a("relaxed", sf=(-20, 12), sa=(5, 28), sr=(-30, 20), ef=(0, 45), es=(-30, 30), hf=(0, 40)),
+    _a("gesture", sf=(0, 70), sa=(0, 45), sr=(-60, 30), ef=(30, 120), es=(-40, 60),
        wf=(-30, 30), hf=(0, 60)),
     _a("hand_on_hip", sf=(-25, -5), sa=(32, 50), sr=(-70, -45), ef=(70, 95), wf=(-30, 0)),
     _a("hands_on_hips", both=True, sf=(-25, -5), sa=(32, 50), sr=(-70, -45), ef=(70, 95),
@@ -72,7 +72,9 @@ ARM_ACTIVITIES: dict[str, ArmActivity] = {a.name: a for a in (
        wf=(-40, 0), hf=(20, 60)),
     _a("arms_crossed", both=True, sf=(15, 45), sa=(-20, 5), sr=(-70, -50), ef=(70, 100),
        es=(-10, 40), hf=(20, 70)),
-    _a("holding", sf=(5, 50), sa=(0, 25), sr=(-35, 15), ef=(30, 100), es=(-20, 60), hf=(40, 90)),
+    _a("holding", sf=(5, 50), sa=(0, 25), sr=(-55, 5), ef=(45, 110), es=(-20, 60), hf=(40, 90)),
+    _a("clasp_front", both=True, sf=(5, 35), sa=(5, 25), sr=(-75, -45), ef=(60, 100),
+       es=(-10, 50), wf=(-20, 20), hf=(20, 70)),
     _a("holding_box", both=True, sf=(20, 60), sa=(0, 25), sr=(-50, -10), ef=(40, 100),
        es=(0, 60), hf=(20, 70)),
     _a("pointing", sf=(45, 110), sa=(0, 70), sr=(-20, 30), ef=(0, 25), wf=(-20, 10)),

@@ -149,8 +149,8 @@ def _gait(rng, n, curves, speed, lean, arm_amp, elbow) -> FamilyDraw:
         # the arm swings against the leg of its side: forward when that leg is back
         swing = -arm_amp * speed * (c["hip"] - curves["hip"].mean()) / 25.0
         set_dof(a, s + "shoulder", "flexion", 5 + swing)
-        set_dof(a, s + "shoulder", "abduction", _u(rng, 3, 15, n))
-        set_dof(a, s + "shoulder", "external_rotation", _u(rng, -25, 5, n))
+        set_dof(a, s + "shoulder", "abduction", _u(rng, 8, 22, n))
+        set_dof(a, s + "shoulder", "external_rotation", _u(rng, -35, 5, n))
         set_dof(a, s + "elbow", "flexion", elbow + 0.4 * np.maximum(swing, 0))
     pelvis_twist = 6 * speed * np.sin(2 * np.pi * phase)
     _spine(a, rng.normal(2, 4, n), rng.normal(0, 3, n), -pelvis_twist + rng.normal(0, 5, n))
@@ -161,7 +161,7 @@ def _gait(rng, n, curves, speed, lean, arm_amp, elbow) -> FamilyDraw:
 
 def _walk(rng, n) -> FamilyDraw:
     speed = _u(rng, 0.5, 1.3, n)
-    return _gait(rng, n, _WALK, speed, _u(rng, -2, 6, n), 18.0, _u(rng, 10, 40, n))
+    return _gait(rng, n, _WALK, speed, _u(rng, -2, 6, n), 18.0, _u(rng, 15, 55, n))
 
 
 def _run(rng, n) -> FamilyDraw:
@@ -172,7 +172,10 @@ def _run(rng, n) -> FamilyDraw:
 def _sit_chair(rng, n) -> FamilyDraw:
     a = np.zeros((n, 24, 3))
     tilt = np.where(rng.random(n) < 0.3, _u(rng, -25, 0, n), _u(rng, -5, 20, n))
-    base = _u(rng, 70, 100, n)
+    # seat height: a chair (thighs about level) or a high seat, i.e. a stool, a table's edge or
+    # perching on a chair's front edge (thighs sloping down, 35-70 deg from the vertical)
+    high = rng.random(n) < 0.4
+    base = np.where(high, _u(rng, 35, 70, n), _u(rng, 70, 100, n))
     for s in ("l_", "r_"):
         thigh = base + rng.normal(0, 6, n)
         shank = _u(rng, -35, 30, n)
@@ -193,7 +196,7 @@ def _sit_chair(rng, n) -> FamilyDraw:
         ):
             j, ax = dof_index(s + dof[0], dof[1])
             a[sel, j, ax] = _u(rng, lo, hi, sel.sum())
-    _spine(a, _u(rng, -10, 30, n) - 0.5 * np.minimum(tilt, 0), rng.normal(0, 5, n),
+    _spine(a, _u(rng, -10, 40, n) - 0.5 * np.minimum(tilt, 0), rng.normal(0, 5, n),
            rng.normal(0, 12, n))  # fmt: skip
     _look(rng, a, n, flex=(-15, 30))
     return FamilyDraw(a, tilt, rng.normal(0, 3, n))
@@ -336,14 +339,14 @@ FAMILIES: dict[str, Callable[[np.random.Generator, int], FamilyDraw]] = {
 _ONE = {"relaxed": 3, "gesture": 3, "pointing": 0.7, "phone": 0.8, "hand_to_mouth": 0.8}
 # family -> arm activity weights ("keep": the family's own arms, e.g. the gait's arm swing).
 FAMILY_ARMS: dict[str, dict[str, float]] = {
-    "stand": {**_ONE, "hand_on_hip": 0.5, "hands_on_hips": 0.5, "photo": 0.5,
+    "stand": {**_ONE, "clasp_front": 0.8, "hand_on_hip": 0.5, "hands_on_hips": 0.5, "photo": 0.5,
               "arms_crossed": 0.7, "holding": 0.8, "holding_box": 0.3, "wave": 0.3,
               "behind_back": 0.4, "hand_on_head": 0.3, "pockets": 0.6},
-    "walk": {"keep": 5, "phone": 0.5, "hand_to_mouth": 0.3, "holding": 1, "holding_box": 0.2,
+    "walk": {"keep": 5, "clasp_front": 0.2, "phone": 0.5, "hand_to_mouth": 0.3, "holding": 1, "holding_box": 0.2,
              "pockets": 0.4, "behind_back": 0.2, "gesture": 0.5, "pointing": 0.2,
              "arms_crossed": 0.2},
     "run": {"keep": 1},
-    "sit_chair": {"lap": 2, "gesture": 2, "relaxed": 1, "phone": 0.8, "hand_to_mouth": 1,
+    "sit_chair": {"lap": 2, "gesture": 2, "clasp_front": 0.5, "relaxed": 1, "phone": 0.8, "hand_to_mouth": 1,
                   "holding": 1, "arms_crossed": 0.5, "hand_on_knee": 0.7, "photo": 0.3,
                   "hand_on_head": 0.2, "pointing": 0.3, "reach": 0.3},
     "sit_floor": {"support_behind": 1.5, "hand_on_knee": 1.5, "lap": 1.5, "gesture": 1,

@@ -189,6 +189,9 @@ class PoseSampler:
         if weights is None:
             w = np.array([DEFAULT_WEIGHTS[f] for f in names], np.float64)
         elif isinstance(weights, Mapping):
+            extra = [k for k in weights if k not in names]
+            if extra:
+                raise ValueError(f"weights: unknown families {extra}; known: {names}")
             w = np.array([float(weights.get(f, 0.0)) for f in names], np.float64)
         else:
             w = np.asarray(weights, np.float64)
