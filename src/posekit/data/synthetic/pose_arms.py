@@ -3,13 +3,18 @@
 Each activity is a template for one arm (left-side anatomical angles in degrees, see
 `posekit.data.synthetic.pose_limits`): a uniform range per DOF, drawn independently per arm.
 Bimanual activities (``both``: taking a photo, arms crossed, hands on hips, arms raised,
-holding a box) set both arms from one draw of the template each, with a common draw of the
-activity; one-handed ones (phoning, eating, pointing) set one arm and leave the other to the
-family's other activities. The side is drawn uniformly, so the distribution is symmetric.
+holding a box, hands clasped in front) set both arms from one draw of the template each, with
+a common draw of the activity; one-handed ones (phoning, eating, pointing) set one arm and
+leave the other to the family's other activities. The side is drawn uniformly, so the
+distribution is symmetric.
 
 The ranges come from the postures' geometry (e.g. a hand at the mouth needs ~130-150 deg of
 elbow flexion and ~30-60 deg of shoulder flexion with some internal rotation), checked on the
-anny body, not from any dataset.
+anny body. One revision looked at real poses: Human3.6M's training subjects (S1/S5/S6/S7, never
+S8) hold their elbows more bent (median inner angle 101 deg against 141), their forearms
+toward the body's midline and their hanging upper arms further from the trunk than the first
+templates drew, so "relaxed", "gesture" and "holding" and the gait's arm swing were widened
+toward those and "clasp_front" was added (``benchmarks/lift_realism.py``).
 """
 
 from __future__ import annotations

@@ -11,7 +11,8 @@ the joint angles are mutually consistent and the feet can stay flat on the floor
 Gait (walking, running) follows normative sagittal joint-angle curves over the gait cycle
 (hip, knee, ankle keyframes after Perry & Burnfield, *Gait Analysis*, and Novacheck, Gait &
 Posture 7:77 (1998) for running), scaled by a speed factor, with the two legs half a cycle
-apart and the arms swinging against the legs. Postures (sitting, kneeling, squatting, ...)
+apart and the arms swinging against the legs. Postures (sitting on a chair or a high seat such
+as a stool or a table's edge, kneeling, squatting, ...)
 come from the geometry of the posture and the joint limits, not from any motion dataset.
 
 A family returns the angles, the pelvis pitch and roll, and for each sample which arm
@@ -342,13 +343,13 @@ FAMILY_ARMS: dict[str, dict[str, float]] = {
     "stand": {**_ONE, "clasp_front": 0.8, "hand_on_hip": 0.5, "hands_on_hips": 0.5, "photo": 0.5,
               "arms_crossed": 0.7, "holding": 0.8, "holding_box": 0.3, "wave": 0.3,
               "behind_back": 0.4, "hand_on_head": 0.3, "pockets": 0.6},
-    "walk": {"keep": 5, "clasp_front": 0.2, "phone": 0.5, "hand_to_mouth": 0.3, "holding": 1, "holding_box": 0.2,
-             "pockets": 0.4, "behind_back": 0.2, "gesture": 0.5, "pointing": 0.2,
-             "arms_crossed": 0.2},
+    "walk": {"keep": 5, "clasp_front": 0.2, "phone": 0.5, "hand_to_mouth": 0.3, "holding": 1,
+             "holding_box": 0.2, "pockets": 0.4, "behind_back": 0.2, "gesture": 0.5,
+             "pointing": 0.2, "arms_crossed": 0.2},
     "run": {"keep": 1},
-    "sit_chair": {"lap": 2, "gesture": 2, "clasp_front": 0.5, "relaxed": 1, "phone": 0.8, "hand_to_mouth": 1,
-                  "holding": 1, "arms_crossed": 0.5, "hand_on_knee": 0.7, "photo": 0.3,
-                  "hand_on_head": 0.2, "pointing": 0.3, "reach": 0.3},
+    "sit_chair": {"lap": 2, "gesture": 2, "clasp_front": 0.5, "relaxed": 1, "phone": 0.8,
+                  "hand_to_mouth": 1, "holding": 1, "arms_crossed": 0.5, "hand_on_knee": 0.7,
+                  "photo": 0.3, "hand_on_head": 0.2, "pointing": 0.3, "reach": 0.3},
     "sit_floor": {"support_behind": 1.5, "hand_on_knee": 1.5, "lap": 1.5, "gesture": 1,
                   "holding": 0.5, "relaxed": 0.5, "phone": 0.3, "hand_to_mouth": 0.3,
                   "reach": 0.3},
