@@ -13,6 +13,7 @@ from posekit.data.lifting.retarget import (
     H36M_DIRECTION_OFFSETS,
     bone_lengths,
     fit_direction_offsets,
+    level_hips,
     retarget,
     retarget_bone_lengths,
     retarget_directions,
@@ -116,3 +117,14 @@ def test_retarget_modes() -> None:
         retarget(x, "h36m17", "smpl")
     with pytest.raises(ValueError, match="no trunk frame for l_knee"):
         retarget_directions(x, "h36m17", {"l_knee": (0.0, 0.0, 0.1)})
+
+
+def test_level_hips() -> None:
+    x = _turn(_upright(), 0.4, 0.0)
+    x[:, 1, 2] -= 0.03  # roll the pelvis: the right hip lower, the left one higher
+    x[:, 4, 2] += 0.03
+    out = level_hips(x)
+    np.testing.assert_allclose((out[:, [1, 4], 2] - out[:, :1, 2]).numpy(), 0.0, atol=1e-12)
+    torch.testing.assert_close(bone_lengths(out, "h36m17"), bone_lengths(x, "h36m17"))
+    torch.testing.assert_close(out[:, 3] - out[:, 1], x[:, 3] - x[:, 1])  # the leg moves along
+    torch.testing.assert_close(out[:, 8:], x[:, 8:])  # the trunk does not
