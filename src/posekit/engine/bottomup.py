@@ -41,7 +41,6 @@ from typing import Any
 import lightning as L
 import torch
 from torch import Tensor
-from torch.utils.data import DataLoader
 
 from posekit.codecs.associative_embedding import AssociativeEmbedding
 from posekit.engine.base import TaskEvaluation, TaskModule, val_source
@@ -55,12 +54,12 @@ from posekit.engine.multiperson import (
     multiperson_evaluation,
     truth_from_batch,
 )
-from posekit.engine.pose2d import StepBatchSampler, _collate, _EpochKeyed, _subset
+from posekit.engine.pose2d import ImageDataModule, _subset, _val_loader
 from posekit.engine.sources import build_source
 from posekit.losses.pose2d import associative_embedding_loss, heatmap_mse_loss
 from posekit.skeletons import get_skeleton
 
-__all__ = ["JOINT_ORDER", "MAX_PEOPLE", "TAG_WEIGHT", "BottomUpDataModule", "BottomUpModule"]
+__all__ = ["JOINT_ORDER", "MAX_PEOPLE", "TAG_WEIGHT", "BottomUpModule"]
 
 #: Weight of the tag loss (pull + push) against the heatmap loss (Newell et al. 2017).
 TAG_WEIGHT = 1e-3
@@ -98,52 +97,7 @@ def _images(config: ExperimentConfig, split: str, source: str, params: dict[str,
     return images if split == "train" else ScenesWithTruth(images)
 
 
-def _val_loader(scenes: Any, workers: int) -> DataLoader:
-    return DataLoader(
-        scenes, batch_size=VAL_BATCH_SIZE, shuffle=False, num_workers=workers, collate_fn=_collate
-    )
-
-
-class BottomUpDataModule(L.LightningDataModule):
-    """Training images (step-indexed batches) and validation images with their ground truth."""
-
-    def __init__(self, config: ExperimentConfig) -> None:
-        super().__init__()
-        self.config = config
-        self.train_images: Any = None
-        self.val_scenes: Any = None
-
-    def setup(self, stage: str) -> None:
-        d = self.config.data
-        if self.train_images is None and stage == "fit":
-            self.train_images = _images(self.config, "train", d.source, dict(d.params))
-        if self.val_scenes is None:
-            params = d.val_params if d.val_params is not None else d.params
-            scenes = _images(self.config, "val", d.val_source or d.source, dict(params))
-            self.val_scenes = _subset(scenes, d.val_size)
-
-    def train_dataloader(self) -> DataLoader:
-        tr = self.trainer
-        rank, world, step = (
-            (0, 1, 0) if tr is None else (tr.global_rank, tr.world_size, tr.global_step)
-        )
-        t = self.config.trainer
-        sampler = StepBatchSampler(
-            len(self.train_images), t.batch_size, self.config.seed, rank, world, step
-        )
-        return DataLoader(
-            _EpochKeyed(self.train_images),
-            batch_sampler=sampler,
-            num_workers=t.num_workers,
-            collate_fn=_collate,
-            persistent_workers=t.num_workers > 0,
-        )
-
-    def val_dataloader(self) -> DataLoader:
-        return _val_loader(self.val_scenes, self.config.trainer.num_workers)
-
-
-# --- the task -------------------------------------------------------------------------------
+# the DataModule: `posekit.engine.pose2d.ImageDataModule` over `_images`
 
 
 class BottomUpModule(TaskModule):
@@ -189,7 +143,7 @@ class BottomUpModule(TaskModule):
 
     @classmethod
     def build_datamodule(cls, config: ExperimentConfig) -> L.LightningDataModule:
-        return BottomUpDataModule(config)
+        return ImageDataModule(config, _images, VAL_BATCH_SIZE)
 
     @classmethod
     def evaluation_batches(
@@ -200,7 +154,7 @@ class BottomUpModule(TaskModule):
     ) -> tuple[Iterable[Mapping[str, Tensor]], int]:
         name, params = val_source(config, source, params)
         scenes = _subset(_images(config, "val", name, params), config.data.val_size)
-        loader = _val_loader(scenes, config.trainer.num_workers)
+        loader = _val_loader(scenes, config.trainer.num_workers, VAL_BATCH_SIZE)
         return loader, len(loader)
 
     # --- steps ----------------------------------------------------------------------------

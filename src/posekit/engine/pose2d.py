@@ -28,7 +28,7 @@ in pixels, and PCK@0.2 on occluded (labelled, not visible) joints; per joint too
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any
 
 import lightning as L
@@ -47,7 +47,13 @@ from posekit.losses.pose2d import compositional_heatmap_loss, heatmap_mse_loss, 
 from posekit.metrics.pck import evaluate_pck, pck_per_joint, torso_size
 from posekit.skeletons import get_skeleton
 
-__all__ = ["Pose2DModule", "StepBatchSampler", "head_length", "pose2d_evaluation"]
+__all__ = [
+    "ImageDataModule",
+    "Pose2DModule",
+    "StepBatchSampler",
+    "head_length",
+    "pose2d_evaluation",
+]
 
 #: Summary metrics logged as ``val/<key>``.
 _LOGGED = ("pck_0.2", "pckh_0.5", "auc", "mean_error_px", "pck_0.2_occluded")
@@ -204,24 +210,29 @@ def _crops(config: ExperimentConfig, split: str, source: str, params: dict[str, 
     )
 
 
-class Pose2DDataModule(L.LightningDataModule):
-    """Training crops (step-indexed batches) and validation crops of a pose2d experiment."""
+class ImageDataModule(L.LightningDataModule):
+    """Training samples in step-indexed batches and a fixed validation subset, both made by
+    ``build(config, split, source, params)``: the DataModule of the image tasks (pose2d crops,
+    bottom-up scenes). The validation source follows `val_source`; ``data.val_size`` picks an
+    evenly spaced subset."""
 
-    def __init__(self, config: ExperimentConfig) -> None:
+    def __init__(
+        self, config: ExperimentConfig, build: Callable[..., Any], val_batch_size: int
+    ) -> None:
         super().__init__()
         self.config = config
-        self.train_crops: Any = None
-        self.val_crops: Any = None
+        self.build = build
+        self.val_batch_size = val_batch_size
+        self.train_set: Any = None
+        self.val_set: Any = None
 
     def setup(self, stage: str) -> None:
         d = self.config.data
-        if self.train_crops is None and stage == "fit":
-            self.train_crops = _crops(self.config, "train", d.source, dict(d.params))
-        if self.val_crops is None:
-            params = d.val_params if d.val_params is not None else d.params
-            self.val_crops = _subset(
-                _crops(self.config, "val", d.val_source or d.source, dict(params)), d.val_size
-            )
+        if self.train_set is None and stage == "fit":
+            self.train_set = self.build(self.config, "train", d.source, dict(d.params))
+        if self.val_set is None:
+            name, params = val_source(self.config)
+            self.val_set = _subset(self.build(self.config, "val", name, params), d.val_size)
 
     def train_dataloader(self) -> DataLoader:
         tr = self.trainer
@@ -230,10 +241,10 @@ class Pose2DDataModule(L.LightningDataModule):
         )
         t = self.config.trainer
         sampler = StepBatchSampler(
-            len(self.train_crops), t.batch_size, self.config.seed, rank, world, step
+            len(self.train_set), t.batch_size, self.config.seed, rank, world, step
         )
         return DataLoader(
-            _EpochKeyed(self.train_crops),
+            _EpochKeyed(self.train_set),
             batch_sampler=sampler,
             num_workers=t.num_workers,
             collate_fn=_collate,
@@ -241,7 +252,7 @@ class Pose2DDataModule(L.LightningDataModule):
         )
 
     def val_dataloader(self) -> DataLoader:
-        return _val_loader(self.val_crops, self.config.trainer.num_workers)
+        return _val_loader(self.val_set, self.config.trainer.num_workers, self.val_batch_size)
 
 
 def _subset(crops: Any, size: int) -> Any:
@@ -251,9 +262,9 @@ def _subset(crops: Any, size: int) -> Any:
     return torch.utils.data.Subset(crops, idx.tolist())
 
 
-def _val_loader(crops: Any, workers: int) -> DataLoader:
+def _val_loader(data: Any, workers: int, batch_size: int = VAL_BATCH_SIZE) -> DataLoader:
     return DataLoader(
-        crops, batch_size=VAL_BATCH_SIZE, shuffle=False, num_workers=workers, collate_fn=_collate
+        data, batch_size=batch_size, shuffle=False, num_workers=workers, collate_fn=_collate
     )
 
 
@@ -292,7 +303,7 @@ class Pose2DModule(TaskModule):
 
     @classmethod
     def build_datamodule(cls, config: ExperimentConfig) -> L.LightningDataModule:
-        return Pose2DDataModule(config)
+        return ImageDataModule(config, _crops, VAL_BATCH_SIZE)
 
     @classmethod
     def evaluation_batches(
