@@ -98,6 +98,27 @@ def conventions(pool_size: int) -> None:
         print(f"| {bone} | {v} | {deg:.1f} | {H36M_DIRECTION_OFFSETS.get(bone)} |")
     print()
 
+    def hip_tilt(j: torch.Tensor) -> np.ndarray:  # the hip line's angle to the horizontal, deg
+        h = (j[:, 4] - j[:, 1]).numpy()
+        return np.degrees(np.arcsin(np.abs(h[:, 2]) / np.linalg.norm(h, axis=-1)))
+
+    def elbow(j: torch.Tensor) -> np.ndarray:  # inner elbow angle, deg (180: straight arm)
+        out = []
+        for s, e, w in ((11, 12, 13), (14, 15, 16)):
+            a, b = (j[:, s] - j[:, e]).numpy(), (j[:, w] - j[:, e]).numpy()
+            cos = (a * b).sum(-1) / np.linalg.norm(a, axis=-1) / np.linalg.norm(b, axis=-1)
+            out.append(np.degrees(np.arccos(np.clip(cos, -1, 1))))
+        return np.concatenate(out)
+
+    print("| statistic | real S1/S5-S7 (all poses) | synthetic pool (all poses) |")
+    print("|---|--:|--:|")
+    for label, f, q in (("hip line vs horizontal, p90 deg", hip_tilt, 90),
+                        ("hip line vs horizontal, p99 deg", hip_tilt, 99),
+                        ("inner elbow angle, median deg", elbow, 50)):  # fmt: skip
+        a, b = np.percentile(f(real.joints_rel_m), q), np.percentile(f(syn.joints_rel_m), q)
+        print(f"| {label} | {a:.1f} | {b:.1f} |")
+    print()
+
 
 def per_action(runs: dict[str, list[Path]]) -> None:
     """S8 MPJPE per Human3.6M action for each run's best checkpoint (same S8 set as eval), and
@@ -122,16 +143,20 @@ def per_action(runs: dict[str, list[Path]]) -> None:
 
     seen = set(keys(train))
     duplicate = np.array([k in seen for k in keys(pool.joints_rel_m)])[index]
-    errors, spread = {}, {}
+    errors, spread, joint_err, scale = {}, {}, {}, {}
     for name, run_dirs in runs.items():
-        per_seed = []
+        per_seed, per_joint, ratio = [], [], []
         for run in run_dirs:
             module, _, _ = module_from_checkpoint(run / "checkpoints" / "best.ckpt")
             with torch.no_grad():
                 pred = module.model(batch["keypoints2d"], batch["visibility"])
-            err = (pred["joints3d"] - batch["joints3d"]).norm(dim=-1).mean(-1) * 1000
-            per_seed.append(err.numpy())
+            dist = (pred["joints3d"] - batch["joints3d"]).norm(dim=-1) * 1000  # (N, J)
+            per_seed.append(dist.mean(-1).numpy())
+            per_joint.append(dist.mean(0).numpy())
+            size = pred["joints3d"].norm(dim=-1).mean(-1) / batch["joints3d"].norm(dim=-1).mean(-1)
+            ratio.append(float(size.mean()))
         errors[name] = np.mean(per_seed, axis=0)  # per pose, mean over seeds
+        joint_err[name], scale[name] = np.mean(per_joint, axis=0), np.mean(ratio)
         spread[name] = [e[~duplicate].mean() for e in per_seed]
     dup_actions = sorted(set(action[duplicate]))
     print(f"\nS8 without its {duplicate.sum()} poses that duplicate training poses "
@@ -145,6 +170,14 @@ def per_action(runs: dict[str, list[Path]]) -> None:
         gap = "—" if ref is None or name == "real" else f"{(clean - ref) / ref * 100:+.1f} %"
         each = ", ".join(f"{v:.1f}" for v in spread[name])
         print(f"| {name} | {len(spread[name])} | {e.mean():.1f} | {clean:.1f} ({each}) | {gap} |")
+    from posekit.skeletons import get_skeleton
+
+    print("\nS8 per-joint error (mm) and predicted / true size (mean distance to the root):\n")
+    print("| joint | " + " | ".join(joint_err) + " |")
+    print("|---|" + "--:|" * len(joint_err))
+    for j, joint in enumerate(get_skeleton("h36m17").joints[1:], start=1):
+        print(f"| {joint} | " + " | ".join(f"{e[j]:.0f}" for e in joint_err.values()) + " |")
+    print("| size ratio | " + " | ".join(f"{v:.3f}" for v in scale.values()) + " |")
     print("\nS8 MPJPE (mm) per action:\n")
     print("| action | poses | " + " | ".join(errors) + " |")
     print("|---|--:|" + "--:|" * len(errors))

@@ -14,9 +14,9 @@ the means over its S1/S5/S6/S7 poses, printed by ``benchmarks/lift_realism.py --
 training subjects only, so evaluating on S8 sees nothing of S8).
 
 Lengths are not the whole convention: where a marker-based skeleton puts a joint also changes
-the *direction* of the rigid bones of the trunk. Human3.6M's nose joint sits ~20 deg further
-forward of the trunk's axis than anny's, its head top further back, and its shoulder joints
-~15 deg lower below the thorax joint. `retarget_directions` turns those bones by fixed
+the *direction* of the rigid bones of the trunk. Human3.6M's nose joint sits 28 deg further
+forward of the trunk's axis than anny's, its head top 13 deg further back, and its shoulder
+joints 16 deg lower below the thorax joint. `retarget_directions` turns those bones by fixed
 rotations `H36M_DIRECTION_OFFSETS`, expressed in the pose's own trunk frames (so they hold for
 any posture, lying or bent over); `fit_direction_offsets` estimates them from two sets of
 upright poses (``benchmarks/lift_realism.py --conventions``: the pose sampler's standing
@@ -274,8 +274,9 @@ def level_hips(joints: torch.Tensor, skeleton: str = "h36m17") -> torch.Tensor:
     """Make the pelvis -> hip bones horizontal (world z removed, lengths kept).
 
     Human3.6M's hip joints lie on a level line through the pelvis in every pose (the hip line
-    is within 0.6 deg of horizontal in 90 % of the S1/S5/S6/S7 poses, 1.3 deg in 99 %), a
-    property of its skeleton, not of people; anny's pelvis tilts and rolls with the body. The
+    is within 0.6 deg of horizontal in 90 % of the S1/S5/S6/S7 poses, 1.3 deg in 99 %;
+    ``benchmarks/lift_realism.py --conventions``), a property of its skeleton, not of people;
+    anny's pelvis tilts and rolls with the body. The
     legs keep their world directions (they move with their hip joint).
 
     Shapes:

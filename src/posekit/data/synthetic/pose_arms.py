@@ -11,7 +11,8 @@ distribution is symmetric.
 The ranges come from the postures' geometry (e.g. a hand at the mouth needs ~130-150 deg of
 elbow flexion and ~30-60 deg of shoulder flexion with some internal rotation), checked on the
 anny body. One revision looked at real poses: Human3.6M's training subjects (S1/S5/S6/S7, never
-S8) hold their elbows more bent (median inner angle 101 deg against 141), their forearms
+S8) hold their elbows more bent (median inner angle 101 deg; 136 in this sampler's pool after
+the revision, ``benchmarks/lift_realism.py --conventions``), their forearms
 toward the body's midline and their hanging upper arms further from the trunk than the first
 templates drew, so "relaxed", "gesture" and "holding" and the gait's arm swing were widened
 toward those and "clasp_front" was added (``benchmarks/lift_realism.py``).
