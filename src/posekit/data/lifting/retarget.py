@@ -67,8 +67,10 @@ def bone_lengths(joints: torch.Tensor, skeleton: str) -> torch.Tensor:
     """
     sk = get_skeleton(skeleton)
     check_shape(joints, "joints", f"N {sk.num_joints} 3")
-    parents = torch.tensor([max(p, 0) for p in sk.parents])
-    return torch.linalg.vector_norm(joints - joints[:, parents], dim=-1)
+    if sk.parents[0] >= 0 or any(p < 0 for p in sk.parents[1:]):
+        raise ValueError(f"skeleton {sk.name}: expected joint 0 to be the only root")
+    # Skeleton.bone_lengths orders bones as `bones`: children 1..J-1 in index order here
+    return torch.cat([joints.new_zeros(joints.shape[0], 1), sk.bone_lengths(joints)], dim=1)
 
 
 def retarget_bone_lengths(
