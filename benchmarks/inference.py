@@ -5,8 +5,9 @@ largest power of two <= 1024 with batch × FLOPs/sample <= 2 GFLOP, or ``--batch
 
 - latency: median of the timed calls after warm-up (ms per call), and throughput
   (samples/s = batch / median) of ``model(**example_input(batch))`` in torch (eval,
-  ``inference_mode``) and of the same model exported with `posekit.engine.export.export_onnx`
-  and run by ONNX Runtime (CPUExecutionProvider), both with ``--threads`` threads;
+  ``inference_mode``) and of the same model exported with
+  `posekit.engine.onnx_export.export_onnx` and run by ONNX Runtime (CPUExecutionProvider),
+  both with ``--threads`` threads;
 - FLOPs per sample (`posekit.models.count_flops`: matmuls and convolutions, 2 per
   multiply-add), achieved FLOP/s = FLOPs/sample × samples/s, and that as a fraction of the
   machine's peak: the best float32 matmul FLOP/s of n × n products, n in (512, 1024, 2048),
@@ -35,7 +36,8 @@ from pathlib import Path
 
 import torch
 
-from posekit.engine.export import OnnxRunner, export_onnx
+from posekit.engine.onnx_export import export_onnx
+from posekit.engine.onnx_runtime import OnnxRunner
 from posekit.engine.perf import (
     measure_matmul_flops,
     measure_onnx_matmul_flops,

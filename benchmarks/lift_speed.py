@@ -72,7 +72,8 @@ def _inputs(model: torch.nn.Module, batch: int) -> tuple[torch.Tensor, ...]:
 def _onnx_throughput(model: torch.nn.Module, batch: int, threads: int, repeat: int) -> float:
     import onnxruntime as ort  # noqa: F401  (fail early when missing)
 
-    from posekit.engine.export import OnnxRunner, export_onnx
+    from posekit.engine.onnx_export import export_onnx
+    from posekit.engine.onnx_runtime import OnnxRunner
 
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "m.onnx"
@@ -170,7 +171,8 @@ def _int8_files(
     model: torch.nn.Module, module: Any, config: Any, checkpoint: Path | None, tmp: Path
 ) -> dict[str, tuple[Path, str]]:
     """name → (ONNX file, quantization) for float32, the two int8 methods and the ablation."""
-    from posekit.engine.export import export_checkpoint, export_onnx
+    from posekit.engine.export import export_checkpoint
+    from posekit.engine.onnx_export import export_onnx
     from posekit.engine.quantize import quantize_onnx
 
     files = {"ort_fp32": (tmp / "fp32.onnx", "-")}
@@ -234,7 +236,8 @@ def _interleaved(
 
 
 def _int8_table(a: argparse.Namespace) -> None:
-    from posekit.engine.export import OnnxRunner, read_onnx_metadata
+    from posekit.engine.onnx_files import read_onnx_metadata
+    from posekit.engine.onnx_runtime import OnnxRunner
     from posekit.engine.quantize import joint_deviation_mm
     from posekit.metrics.pose3d import mpjpe
 

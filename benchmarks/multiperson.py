@@ -12,7 +12,7 @@ validation scenes come from an unseen seed):
     ``--topdown-steps``) run on a 128x128 crop of every **ground-truth** person box (no person
     detector: an upper bound of detector + pose).
 
-Both are scored by `posekit.engine.multiperson.multiperson_evaluation` (pycocotools) against the
+Both are scored by `posekit.metrics.multiperson.multiperson_evaluation` (pycocotools) against the
 same ground truth (areas: the people's visible pixel counts). Runs resume where they stopped
 (same ``--out``). Prints a markdown table and writes ``<out>/results.json``.
 
@@ -41,8 +41,8 @@ import torch
 
 from posekit.engine.config import load_config
 from posekit.engine.evaluate import evaluate_checkpoint
-from posekit.engine.multiperson import topdown_multiperson_evaluation
 from posekit.engine.run import train
+from posekit.tasks.pose2d.multiperson import topdown_multiperson_evaluation
 
 ROOT = Path(__file__).resolve().parents[1]
 

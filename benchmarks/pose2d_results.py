@@ -65,7 +65,7 @@ def _posekit(*args: str) -> str:
 
 def _prepare() -> None:
     """Render the three splits once (cached), before the runs read them in parallel."""
-    from posekit.engine.pose2d_sources import synthetic_body
+    from posekit.tasks.pose2d.sources import synthetic_body
 
     for split, params in (("train", DATA), ("val", DATA), ("val", OCCLUDED)):
         synthetic_body(split, 0, workers=2, **params)

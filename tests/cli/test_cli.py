@@ -79,3 +79,22 @@ def test_demo_quick_trains_evaluates_and_writes_a_report(
     assert len(re.findall(r"<img ", html)) >= 6
     assert (tmp_path / "demo" / "lift" / "checkpoints" / "best.ckpt").is_file()
     assert (tmp_path / "demo" / "pose2d" / "checkpoints" / "best.ckpt").is_file()
+
+
+def test_tasks_command_lists_each_family_and_its_sections(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    assert main(["tasks"]) == 0
+    out = capsys.readouterr().out
+    assert "lift: 2D keypoints -> root-relative 3D joints" in out
+    assert "sources:   coco, lsp, mpii, synthetic_body" in out
+    assert "codec:     sigma=None, decode='dark', blur=True" in out
+    assert "(the pose2d sources)" in out
+    assert main(["tasks", "pose9d"]) == 2
+    assert "unknown task 'pose9d'" in capsys.readouterr().err
+
+
+def test_models_of_one_task(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["models", "--task", "lift", "--preset", "tiny"]) == 0
+    rows = [line.split()[0] for line in capsys.readouterr().out.splitlines()[1:]]
+    assert rows == ["lcn", "martinez", "smplr_dae"]

@@ -11,7 +11,8 @@ import torch
 import posekit.engine.export as export_mod
 from posekit.cli.main import main
 from posekit.engine.evaluate import module_from_checkpoint
-from posekit.engine.export import OnnxRunner, read_onnx_metadata
+from posekit.engine.onnx_files import read_onnx_metadata
+from posekit.engine.onnx_runtime import OnnxRunner
 
 ROOT = Path(__file__).resolve().parents[2]
 CONFIG = ROOT / "configs" / "lift_martinez_tiny.yaml"
@@ -26,6 +27,15 @@ def checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:
     overrides = toy_overrides(out, **{"trainer.max_steps": 8, "data.val_size": 64})
     assert main(["train", str(CONFIG), "--quiet", "--set", *overrides]) == 0
     return out / "toy" / "checkpoints" / "best.ckpt"
+
+
+def test_cli_constants_match_the_engine() -> None:
+    """The CLI keeps copies (so that ``posekit --help`` imports no engine module)."""
+    from posekit.cli import export as cli_export
+    from posekit.engine.quantize import QUANTIZE_CHOICES
+
+    assert cli_export.ONNX_TOLERANCE == export_mod.ONNX_TOLERANCE
+    assert cli_export.QUANTIZE_CHOICES == QUANTIZE_CHOICES
 
 
 def test_export_writes_a_verified_onnx_file_that_describes_itself(
@@ -122,7 +132,8 @@ def test_quantize_int8_writes_a_checked_int8_model_that_predict_runs(
     import json
     import shutil
 
-    from posekit.engine.quantize import INT8_TOLERANCE_MM, int8_op_counts, joint_deviation_mm
+    from posekit.engine.onnx_graph import int8_op_counts
+    from posekit.engine.quantize import INT8_TOLERANCE_MM, joint_deviation_mm
 
     ckpt = tmp_path / "best.ckpt"
     shutil.copy(checkpoint, ckpt)
@@ -177,7 +188,7 @@ def test_quantize_static_through_the_api(checkpoint: Path, tmp_path: Path) -> No
     """Static quantization calibrates on the first half of the validation inputs and is
     checked on the second."""
     from posekit.engine.export import export_checkpoint
-    from posekit.engine.quantize import int8_op_counts
+    from posekit.engine.onnx_graph import int8_op_counts
 
     done = export_checkpoint(
         checkpoint,
@@ -220,7 +231,7 @@ def test_quantize_refusals_write_nothing(
     with pytest.raises(ValueError, match="method: expected one of"):
         export_checkpoint(checkpoint, target, quantize="int8", quantize_method="qat")
     # A model family that is not checked for int8 (here: lifters made unsupported).
-    monkeypatch.setattr(quantize_mod, "QUANTIZE_TASKS", {"pose2d": "keypoints"})
+    monkeypatch.setattr(quantize_mod, "quantize_tasks", lambda: {"pose2d": "keypoints"})
     assert main([*base, "--quantize", "int8"]) == 2
     err = capsys.readouterr().err
     assert "int8 quantization of 'martinez' (task lift) is not supported" in err
@@ -235,7 +246,7 @@ def test_quantize_refusals_write_nothing(
     assert not any(tmp_path.iterdir())
     # Validation data that cannot be read here: a clear error, nothing written.
     monkeypatch.setattr(
-        "posekit.engine.lift.LiftModule.evaluation_batches",
+        "posekit.tasks.lift.module.LiftModule.evaluation_batches",
         classmethod(lambda cls, config: (_ for _ in ()).throw(OSError("no such shard"))),
     )
     assert main([*base, "--quantize", "int8"]) == 2

@@ -10,15 +10,9 @@ import pytest
 import torch
 from torch import Tensor, nn
 
-import posekit.engine.export as export_mod
-from posekit.engine.export import (
-    OnnxRunner,
-    export_onnx,
-    model_metadata,
-    onnx_files,
-    read_onnx_metadata,
-    verify_onnx,
-)
+from posekit.engine.onnx_export import DEFAULT_OPSET, export_onnx, model_inputs, model_metadata
+from posekit.engine.onnx_files import ProtoSaver, onnx_files, read_onnx_metadata
+from posekit.engine.onnx_runtime import OnnxRunner, verify_onnx
 from posekit.models import create_model, list_models
 
 TOL = 1e-4
@@ -57,7 +51,7 @@ def test_every_registered_model_exports_and_matches_onnxruntime(name: str, tmp_p
     path = export_onnx(model, example, tmp_path / f"{name}.onnx", metadata={"model": name})
     assert onnx_files(path) == [path]  # weights embedded: one file
     runner = OnnxRunner(path)
-    assert runner.input_names == list(export_mod.model_inputs(model, example))
+    assert runner.input_names == list(model_inputs(model, example))
     with torch.no_grad():
         expected = model.eval()(**example)
     assert runner.output_names == list(expected)
@@ -136,7 +130,7 @@ def test_a_failed_export_leaves_nothing_and_keeps_the_old_file(
         staged.write_bytes(b"partial")
         raise OSError("disk full")
 
-    monkeypatch.setattr(export_mod._ProtoSaver, "save", broken_save)
+    monkeypatch.setattr(ProtoSaver, "save", broken_save)
     with pytest.raises(OSError, match="disk full"):
         export_onnx(model, None, path, exporter="torchscript", external_data=True)
     assert _listing(tmp_path) == before
@@ -170,7 +164,7 @@ def test_metadata_round_trips_through_the_file(tmp_path: Path) -> None:
     norm = read["input_normalization"]
     assert np.allclose(norm["mean"], mean.numpy()) and np.allclose(norm["std"], std.numpy())
     assert read["inputs"]["keypoints2d"] == {"shape": ["batch", 17, 2], "dtype": "float32"}
-    assert read["opset"] == export_mod.DEFAULT_OPSET
+    assert read["opset"] == DEFAULT_OPSET
     # The normalization is in the graph: raw keypoints in, the torch result out.
     assert verify_onnx(model, path) <= TOL
 

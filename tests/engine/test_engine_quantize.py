@@ -10,15 +10,10 @@ import pytest
 import torch
 from torch import Tensor, nn
 
-from posekit.engine.export import OnnxRunner, export_onnx
-from posekit.engine.quantize import (
-    INT8_TOLERANCE_MM,
-    fold_batch_norm,
-    gemm_to_matmul,
-    int8_op_counts,
-    joint_deviation_mm,
-    quantize_onnx,
-)
+from posekit.engine.onnx_export import export_onnx
+from posekit.engine.onnx_graph import fold_batch_norm, gemm_to_matmul, int8_op_counts
+from posekit.engine.onnx_runtime import OnnxRunner
+from posekit.engine.quantize import INT8_TOLERANCE_MM, joint_deviation_mm, quantize_onnx
 from posekit.models import create_model
 
 

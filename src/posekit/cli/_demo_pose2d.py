@@ -1,5 +1,6 @@
 """The 2D pose part of ``posekit demo``: render bodies, train the tiny Stacked Hourglass
-top-down on them, evaluate it on unseen renders, draw its predictions and lift them to 3D."""
+(``configs/pose2d_hourglass_tiny.yaml`` with the demo's sizes) top-down on them, evaluate it on
+unseen renders, draw its predictions and lift them to 3D."""
 
 from __future__ import annotations
 
@@ -11,24 +12,12 @@ import numpy as np
 
 __all__ = ["run_pose2d"]
 
-_POSE2D = {
-    "name": "demo_pose2d_hourglass_tiny",
-    "task": "pose2d",
-    # Integral (soft-argmax) coordinate loss beside the heatmap loss: in a CPU budget the
-    # heatmap loss alone stays on its all-zero plateau (configs/pose2d_hourglass_tiny.yaml).
-    "model": {"name": "hourglass", "preset": "tiny", "overrides": {"integral": True}},
-    "data": {"source": "synthetic_body", "params": {}, "val_size": 0},
-    "loss": {"name": "auto"},
-    "optim": {"optimizer": "adam", "lr": 1e-3, "scheduler": "cosine", "warmup_steps": 100},
-    "trainer": {"batch_size": 32, "log_every": 25, "num_workers": 1, "progress_bar": False},
-}
-
 
 def run_pose2d(
     out: Path, sizes: Any, seed: int, say: Any, lifter: str | None = None
 ) -> dict[str, Any]:
     """Train, evaluate and draw the tiny hourglass; returns what the report shows."""
-    from posekit.engine.config import load_config
+    from posekit.cli.demo_config import task_config
     from posekit.engine.predict import load_predictor
     from posekit.engine.run import train
     from posekit.viz import contact_sheet
@@ -43,15 +32,17 @@ def run_pose2d(
         "workers": 2 if sizes.pose2d_train > 64 else 1,
         "progress": False,
     }
-    base = {**_POSE2D, "seed": seed, "data": {**_POSE2D["data"], "params": params}}
-    base["trainer"] = {
-        **_POSE2D["trainer"],
-        "max_steps": sizes.pose2d_steps,
-        "val_every": sizes.pose2d_steps,
-        "batch_size": min(32, sizes.pose2d_train),
-        "num_workers": 1 if sizes.pose2d_train > 64 else 0,
-    }
-    config = load_config(base=base)
+    config = task_config(
+        "pose2d",
+        name="demo_pose2d_hourglass_tiny",
+        seed=seed,
+        data__params=params,
+        trainer__max_steps=sizes.pose2d_steps,
+        trainer__val_every=sizes.pose2d_steps,
+        trainer__batch_size=min(32, sizes.pose2d_train),
+        trainer__num_workers=1 if sizes.pose2d_train > 64 else 0,
+        trainer__progress_bar=False,
+    )
     say(
         f"2D pose: rendering {sizes.pose2d_train} + {sizes.pose2d_val} bodies, training the "
         f"Stacked Hourglass (tiny, 2 stacks) {sizes.pose2d_steps} steps x batch 32"
@@ -109,9 +100,9 @@ def run_pose2d(
 
 def _lift_predictions(preds: list[Any], lifter: str) -> list[np.ndarray]:
     """Pictures of 2D predictions lifted to 3D (pixels → 3D through the frame's K)."""
-    from posekit.cli.predict import lift_picture
     from posekit.data.keypoints_json import KeypointsFrame
     from posekit.engine.predict import load_predictor
+    from posekit.tasks.lift.predictor import lift_picture
 
     lift = load_predictor(lifter)
     out = []

@@ -5,10 +5,12 @@ with them and writes an HTML report with pictures and tables into a folder it na
 end, saying how far it is while it runs. Steps (``--quick`` shrinks every count, for tests):
 
 1. synthetic bodies (RGB, 2D/3D keypoints, occluders) and hand depth maps, as shards;
-2. a 2D→3D lifter (``martinez`` tiny) trained on synthetic poses seen by virtual cameras;
+2. a 2D→3D lifter (``configs/lift_martinez_tiny.yaml`` with the demo's sizes) trained on
+   synthetic poses seen by virtual cameras;
 3. the lifter evaluated on a disjoint synthetic validation set (metrics, per joint, plots);
 4. the lifter predicting 3D from the rendered people's 2D keypoints;
-5. a 2D pose model (``hourglass`` tiny) trained top-down on rendered bodies, evaluated with
+5. a 2D pose model (``configs/pose2d_hourglass_tiny.yaml`` with the demo's sizes) trained
+   top-down on rendered bodies, evaluated with
    PCK on unseen renders, drawn on them, its predictions lifted to 3D by the lifter;
 6. the report: ``<out>/report/index.html``.
 
@@ -103,50 +105,22 @@ def _synthesize(out: Path, sizes: DemoSizes, seed: int, say: _Progress) -> dict[
     }
 
 
-_LIFT = {
-    "name": "demo_lift_martinez_tiny",
-    "task": "lift",
-    "model": {"name": "martinez", "preset": "tiny", "overrides": {}},
-    "data": {
-        "source": "synthetic_lift",
-        "params": {"num_poses": 20000, "val_poses": 2000, "coords": "pixel"},
-        "val_size": 2048,
-        "stats_size": 8192,
-    },
-    "loss": {"name": "mpjpe"},
-    "optim": {
-        "optimizer": "adam",
-        "lr": 1e-3,
-        "scheduler": "exponential",
-        "decay_rate": 0.9,
-        "decay_steps": 1000,
-    },
-    "trainer": {
-        "max_steps": 3000,
-        "batch_size": 256,
-        "log_every": 50,
-        "val_every": 1000,
-        "num_workers": 0,
-        "progress_bar": False,
-    },
-}
-
-
 def _train_lifter(out: Path, sizes: DemoSizes, seed: int, say: _Progress) -> dict[str, Any]:
-    from posekit.engine.config import load_config
+    from posekit.cli.demo_config import task_config
     from posekit.engine.run import train
 
-    base = {**_LIFT, "seed": seed}
-    base["data"] = {**_LIFT["data"], "params": {**_LIFT["data"]["params"]}}
-    base["data"]["params"]["num_poses"] = sizes.lift_pool
-    base["data"]["params"]["val_poses"] = max(256, sizes.lift_pool // 10)
-    base["data"]["val_size"] = min(2048, base["data"]["params"]["val_poses"] * 4)
-    base["trainer"] = {
-        **_LIFT["trainer"],
-        "max_steps": sizes.lift_steps,
-        "val_every": max(1, min(1000, sizes.lift_steps)),
-    }
-    config = load_config(base=base)
+    val_poses = max(256, sizes.lift_pool // 10)
+    config = task_config(
+        "lift",
+        name="demo_lift_martinez_tiny",
+        seed=seed,
+        data__params__num_poses=sizes.lift_pool,
+        data__params__val_poses=val_poses,
+        data__val_size=min(2048, val_poses * 4),
+        trainer__max_steps=sizes.lift_steps,
+        trainer__val_every=max(1, min(1000, sizes.lift_steps)),
+        trainer__progress_bar=False,
+    )
     say(
         f"training the lifter: martinez tiny, {sizes.lift_steps} steps x batch 256 on "
         f"synthetic poses ({sizes.lift_pool} training poses, virtual cameras)"
@@ -193,10 +167,10 @@ def _lift_rendered(bodies: Any, ckpt: str, sizes: DemoSizes, say: _Progress) -> 
     """The lifter on the rendered people's 2D keypoints, drawn beside their images."""
     import torch
 
-    from posekit.cli.predict import lift_picture
     from posekit.data.keypoints_json import KeypointsFrame
     from posekit.engine.predict import load_predictor
     from posekit.skeletons.convert import convert_keypoints
+    from posekit.tasks.lift.predictor import lift_picture
     from posekit.viz.plots3d import plot_pose3d_vs_gt
 
     say(f"lifting the 2D keypoints of {sizes.pictures} rendered images to 3D")
@@ -238,22 +212,10 @@ def _lift_rendered(bodies: Any, ckpt: str, sizes: DemoSizes, say: _Progress) -> 
     return out
 
 
-def _pose2d(
-    out: Path, sizes: DemoSizes, seed: int, say: _Progress, lifter: str
-) -> dict[str, Any] | None:
-    """Train and evaluate the tiny 2D model when the pose2d task exists (else None)."""
-    from posekit.engine.base import list_tasks
-
-    if "pose2d" not in list_tasks():
-        return None
-    from posekit.cli._demo_pose2d import run_pose2d
-
-    return run_pose2d(out, sizes, seed, say, lifter)
-
-
 def run(args: argparse.Namespace) -> int:
     import torch
 
+    from posekit.cli._demo_pose2d import run_pose2d
     from posekit.viz.metric_plots import plot_training_curves
     from posekit.viz.report import Report
 
@@ -270,9 +232,7 @@ def run(args: argparse.Namespace) -> int:
     lift = _train_lifter(out, sizes, args.seed, say)
     ev = _evaluate_lifter(lift, say)
     lifted = _lift_rendered(data["bodies"], lift["result"].best_checkpoint, sizes, say)
-    pose2d = _pose2d(out, sizes, args.seed, say, lift["result"].best_checkpoint)
-    if pose2d is None:
-        say("2D pose: the pose2d task is not in this build; skipped")
+    pose2d = run_pose2d(out, sizes, args.seed, say, lift["result"].best_checkpoint)
 
     say("writing the report")
     rep = Report("posekit demo: synthetic humans, trained and measured")
@@ -310,11 +270,10 @@ def run(args: argparse.Namespace) -> int:
         rep.add_image(pic, "2D input and lifted 3D pose")
         if cmp is not None:
             rep.add_image(cmp, "Lifted pose (colour) over the rendered person's 3D joints (grey)")
-    if pose2d is not None:
-        pose2d["add_to_report"](rep)
+    pose2d["add_to_report"](rep)
     index = rep.write(out / "report")
     print(f"\ndone in {time.perf_counter() - say.t0:.0f} s. Report: {index}")
     print(f"lifter checkpoint: {r.best_checkpoint}")
-    if pose2d is not None and pose2d.get("checkpoint"):
+    if pose2d.get("checkpoint"):
         print(f"2D pose checkpoint: {pose2d['checkpoint']}")
     return 0

@@ -7,6 +7,8 @@ import argparse
 from pathlib import Path
 from typing import Any
 
+from posekit.cli.errors import CliError
+
 __all__ = [
     "ONNX_TOLERANCE",
     "QUANTIZE_CHOICES",
@@ -106,8 +108,8 @@ def _shapes(entries: dict[str, Any]) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    from posekit.cli.main import CliError
-    from posekit.engine.export import export_checkpoint, onnx_files
+    from posekit.engine.export import export_checkpoint
+    from posekit.engine.onnx_files import onnx_files
 
     if args.batch_size < 2:
         raise CliError(f"--batch-size: expected >= 2, got {args.batch_size}")

@@ -21,17 +21,15 @@ from posekit.cli import (
     models,
     predict,
     skeletons,
+    tasks,
     train,
     version,
 )
+from posekit.cli.errors import CliError
 
 __all__ = ["CliError", "build_parser", "main"]
 
-_SUBCOMMANDS = (version, skeletons, data, demo, models, train, evaluate, predict, export)
-
-
-class CliError(Exception):
-    """An error caused by the user's input; printed without a traceback."""
+_SUBCOMMANDS = (version, skeletons, data, demo, tasks, models, train, evaluate, predict, export)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -17,6 +17,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         ),
     )
     p.add_argument("names", nargs="*", help="only these models (default: all)")
+    p.add_argument("--task", default=None, help="only the models of this task (posekit tasks)")
     p.add_argument(
         "--preset",
         action="append",
@@ -44,6 +45,11 @@ def run(args: argparse.Namespace) -> int:
     )
 
     names = args.names or list_models()
+    if args.task is not None:
+        from posekit.engine.tasks import get_task_spec
+
+        of_task = get_task_spec(args.task).models  # ValueError listing the known tasks
+        names = [n for n in names if n in of_task]
     presets = args.preset or ["tiny", "full"]
     rows = []
     for name in names:

@@ -1,19 +1,21 @@
-"""Training engine (PyTorch Lightning): experiment configs, task modules, data modules,
-checkpoints, resume and DDP.
+"""Training engine (PyTorch Lightning): what every task family shares. The families
+themselves live in `posekit.tasks` and register through `tasks`.
 
 Modules:
 
+- `tasks`: the task registry (`TaskSpec` per family; no torch import);
 - `config`: YAML experiments → nested dataclasses, ``--set`` overrides (no Lightning import);
-- `sources`: data sources by name (``synthetic_lift``, ``h36m_npz``, ``real_h36m_poses``);
+- `sources`: data sources by name (the families' own and any ``"module:factory"``);
 - `seeding`: every random draw of a run as a function of (seed, rank, step);
-- `base`: `TaskModule`, the shared LightningModule base, and the task table;
-- `lift`, `datamodule`, `lift_data`, `lift_sources`: the ``lift`` task;
+- `base`: `TaskModule`, the shared LightningModule base with the one validation loop;
+- `datamodule`: the generic image DataModule (step-indexed batches, validation subset);
 - `optim`: Adam / AdamW with exponential or cosine (+ warmup) schedules;
 - `checkpoint`: atomic checkpoint writes, best / last files, loading with clear errors;
-- `run`: `train` (fit / resume); `evaluate`: `evaluate_checkpoint`.
+- `run`: `train` (fit / resume); `evaluate`: `evaluate_checkpoint`; `predict`:
+  `load_predictor`; ONNX export and int8 quantization.
 
-``import posekit.engine`` imports only the light modules (`config`, `sources`, `seeding`);
-the others import Lightning and are imported by name.
+``import posekit.engine`` imports only the light modules (`config`, `sources`, `seeding`,
+`tasks`); the others import Lightning and are imported by name.
 """
 
 from __future__ import annotations

@@ -1,14 +1,17 @@
 """What every task's LightningModule shares: the model from the registry, the optimizer and
-schedule, max-norm after each step, per-step seeding, and the checkpoint's posekit metadata.
+schedule, max-norm after each step, per-step seeding, the one validation loop, and the
+checkpoint's posekit metadata.
 
-A task family (``lift``; later ``pose2d``, ``pose3d``, ``mesh``, ``hand``) is one subclass of
-`TaskModule` in its own file, registered in `_TASKS` by import path so that only the task in
-use is imported. A subclass sets ``task``, implements ``training_step`` / ``validation_step``
-(and the validation metrics), `build_datamodule` and `evaluate`.
+A task family is one subclass of `TaskModule` in ``posekit/tasks/<name>/``, registered by its
+`posekit.engine.tasks.TaskSpec`. A subclass sets ``task``, ``monitor`` and ``logged_metrics``
+and implements ``training_step``, `validation_result` (one batch → a result on the CPU),
+`evaluate_results` (all results → a `TaskEvaluation`), `build_datamodule` and
+`evaluation_batches`. The base runs validation (`on_validation_epoch_end`: collect, gather
+across ranks, evaluate once, log) and `evaluate` (the same two methods outside Lightning).
 
 Checkpoint metadata (``checkpoint["posekit"]``, written by `TaskModule.on_save_checkpoint`)::
 
-    {"format": 1, "version": "0.1.0", "task": "lift",
+    {"format": 2, "version": "0.1.0", "task": "lift",
      "model": {"name": "martinez", "preset": "tiny", "overrides": {...}, "config": {...}},
      "experiment": {... the full resolved ExperimentConfig ...}}
 
@@ -17,9 +20,8 @@ so that ``posekit eval`` / ``predict`` / ``export`` rebuild the model without th
 
 from __future__ import annotations
 
-import importlib
+import math
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 import lightning as L
@@ -30,6 +32,8 @@ from tqdm.auto import tqdm
 from posekit.engine.config import ExperimentConfig, config_to_dict
 from posekit.engine.optim import build_optimizer, build_scheduler
 from posekit.engine.seeding import STREAM_STEP, derive_seed
+from posekit.engine.tasks import get_task_spec, list_tasks
+from posekit.metrics.evaluation import TaskEvaluation
 from posekit.models import create_model
 
 __all__ = [
@@ -39,52 +43,23 @@ __all__ = [
     "TaskModule",
     "get_task",
     "list_tasks",
+    "shard_for_rank",
     "val_source",
 ]
 
 METADATA_KEY = "posekit"
-CHECKPOINT_FORMAT = 1
-
-#: Task families: name → "module:LightningModule class" (imported on first use).
-_TASKS: dict[str, str] = {
-    "lift": "posekit.engine.lift:LiftModule",
-    "pose2d": "posekit.engine.pose2d:Pose2DModule",
-    "bottomup": "posekit.engine.bottomup:BottomUpModule",
-}
-
-
-def list_tasks() -> list[str]:
-    """Task families the engine can train and evaluate."""
-    return sorted(_TASKS)
+#: Version of ``checkpoint["posekit"]``: 2 types the ``loss`` / ``codec`` / ``eval`` sections
+#: per task (format 1 checkpoints are migrated on load, `posekit.engine.checkpoint`).
+CHECKPOINT_FORMAT = 2
 
 
 def get_task(name: str) -> type[TaskModule]:
-    """The `TaskModule` subclass of a task family.
+    """The `TaskModule` subclass of a task family (through its `TaskSpec`).
 
     Raises:
         ValueError: unknown task (the message lists the known ones).
     """
-    if name not in _TASKS:
-        raise ValueError(f"unknown task {name!r}; tasks: {', '.join(list_tasks())}")
-    module, _, cls = _TASKS[name].partition(":")
-    return getattr(importlib.import_module(module), cls)
-
-
-@dataclass
-class TaskEvaluation:
-    """Evaluation results of a task on one data set.
-
-    Attributes:
-        metrics: summary numbers with units in the keys (``mpjpe_mm``, ...).
-        per_joint: column name → per-joint values (J,), in the unit of the column name.
-        skeleton: the joint layout naming the per-joint rows.
-        num_samples: samples evaluated.
-    """
-
-    metrics: dict[str, float | int]
-    per_joint: dict[str, Tensor] = field(default_factory=dict)
-    skeleton: str = ""
-    num_samples: int = 0
+    return get_task_spec(name).module_class()
 
 
 class TaskModule(L.LightningModule):
@@ -100,8 +75,10 @@ class TaskModule(L.LightningModule):
     """
 
     task: ClassVar[str] = ""
-    #: The logged validation metric that selects ``best.ckpt``, and whether lower is better.
+    #: The logged validation metric that selects ``best.ckpt``, and ``min`` or ``max``.
     monitor: ClassVar[tuple[str, str]] = ("val/loss", "min")
+    #: Summary metrics of `evaluate_results` logged as ``val/<key>`` (non-finite ones are not).
+    logged_metrics: ClassVar[tuple[str, ...]] = ()
 
     def __init__(self, config: ExperimentConfig) -> None:
         super().__init__()
@@ -112,6 +89,8 @@ class TaskModule(L.LightningModule):
         self.experiment = config
         m = config.model
         self.model: nn.Module = create_model(m.name, m.preset, **m.overrides)
+        self._val_results: list[Any] = []
+        self.last_evaluation: TaskEvaluation | None = None
 
     # --- task interface -------------------------------------------------------------------
 
@@ -131,14 +110,26 @@ class TaskModule(L.LightningModule):
         and their count."""
         raise NotImplementedError
 
+    def validation_result(self, batch: Any) -> Any:
+        """The model's result on one validation batch, on the CPU (what `evaluate_results`
+        takes a list of)."""
+        raise NotImplementedError
+
+    def evaluate_results(self, results: list[Any]) -> TaskEvaluation:
+        """Metrics (and per-joint tables) of the results of every validation batch."""
+        raise NotImplementedError
+
     def evaluate(
         self,
-        batches: Iterable[Mapping[str, Tensor]],
+        batches: Iterable[Any],
         progress: bool = True,
         total: int | None = None,
     ) -> TaskEvaluation:
-        """Metrics (and per-joint tables) of the model on ``batches``."""
-        raise NotImplementedError
+        """Run the model (eval mode) over ``batches``: `evaluate_results` of the
+        `validation_result` of every batch."""
+        return self.evaluate_results(
+            self.map_batches(batches, self.validation_result, progress, total)
+        )
 
     @torch.no_grad()
     def map_batches(
@@ -149,7 +140,7 @@ class TaskModule(L.LightningModule):
         total: int | None = None,
     ) -> list[Any]:
         """``[fn(batch) for batch in batches]`` with the model in eval mode (restored after),
-        no gradients and a progress bar: the loop of every task's `evaluate`.
+        no gradients and a progress bar: the loop of `evaluate`.
 
         Raises:
             ValueError: ``batches`` is empty.
@@ -166,6 +157,39 @@ class TaskModule(L.LightningModule):
         if not parts:
             raise ValueError("evaluation data is empty")
         return parts
+
+    # --- the validation loop ----------------------------------------------------------------
+
+    def on_validation_epoch_start(self) -> None:
+        self._val_results = []
+
+    def validation_step(self, batch: Any, batch_idx: int) -> None:
+        self._val_results.append(self.validation_result(batch))
+
+    def gather_results(self, results: list[Any]) -> list[Any]:
+        """Every rank's results, in rank order (each rank validates its own shard of the
+        validation set, `shard_for_rank`); ``results`` itself on a single process."""
+        trainer = self._trainer
+        if trainer is None or trainer.world_size <= 1:
+            return results
+        gathered: list[Any] = [None] * trainer.world_size
+        torch.distributed.all_gather_object(gathered, results)
+        return [r for part in gathered for r in part]
+
+    def on_validation_epoch_end(self) -> None:
+        results = self.gather_results(self._val_results)
+        self._val_results = []
+        if not results:
+            return
+        ev = self.evaluate_results(results)
+        main = self.monitor[0].removeprefix("val/")
+        for key in self.logged_metrics:
+            v = float(ev.metrics.get(key, math.nan))
+            if math.isfinite(v):
+                # Every rank evaluated the gathered results: the values agree across ranks.
+                self.log(f"val/{key}", v, prog_bar=key == main, sync_dist=True)
+        if not self.trainer.sanity_checking:
+            self.last_evaluation = ev
 
     # --- optimization ---------------------------------------------------------------------
 
@@ -237,3 +261,9 @@ def val_source(
     if params is None:
         params = d.val_params if d.val_params is not None else d.params
     return source or d.val_source or d.source, dict(params)
+
+
+def shard_for_rank(num: int, rank: int, world: int) -> list[int]:
+    """The indices of ``range(num)`` that rank ``rank`` of ``world`` validates: every
+    ``world``-th one from ``rank`` (disjoint, together all of them, no padding)."""
+    return list(range(rank, num, world))

@@ -27,7 +27,8 @@ from lightning.pytorch.callbacks import Checkpoint
 from lightning.pytorch.trainer.states import TrainerFn
 
 from posekit._io import atomic_write
-from posekit.engine.base import METADATA_KEY
+from posekit.engine.base import CHECKPOINT_FORMAT, METADATA_KEY
+from posekit.engine.config import migrate_experiment
 
 __all__ = [
     "BEST",
@@ -93,7 +94,7 @@ class RunCheckpoint(Checkpoint):
         every: int,
         val_every: int,
         max_steps: int,
-        monitor: str = "val/mpjpe_mm",
+        monitor: str = "val/loss",
         mode: str = "min",
     ) -> None:
         super().__init__()
@@ -195,6 +196,15 @@ def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") 
     for key in ("task", "model", "experiment"):
         if key not in meta:
             raise CheckpointError(f"{path}: posekit metadata lacks {key!r}")
+    if int(meta.get("format", 1)) < CHECKPOINT_FORMAT:
+        try:
+            meta["experiment"] = migrate_experiment(meta["experiment"])
+        except ValueError as err:
+            raise CheckpointError(
+                f"{path}: written by an older posekit (checkpoint format "
+                f"{meta.get('format', 1)}) and cannot be converted: {err}"
+            ) from None
+        meta["format"] = CHECKPOINT_FORMAT
     return ckpt
 
 

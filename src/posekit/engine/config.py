@@ -8,8 +8,13 @@ An experiment is one YAML file (``configs/*.yaml``) whose sections mirror the da
     task: lift
     model: {name: martinez, preset: tiny, overrides: {num_blocks: 2}}
     data: {source: synthetic_lift, params: {}}
+    loss: {name: mpjpe}
     optim: {lr: 1.0e-3, scheduler: exponential}
     trainer: {max_steps: 3000, batch_size: 256}
+
+The ``loss``, ``codec`` and ``eval`` sections belong to the task: their dataclasses are the
+task's own (`posekit.engine.tasks.TaskSpec`; e.g. ``eval.flip_test`` exists for ``pose2d``,
+not for ``lift``), so a key another task would take is refused with the task's valid keys.
 
 Rules:
 
@@ -45,11 +50,11 @@ from posekit.engine._dataclass_io import (
     to_plain,
     type_hints,
 )
+from posekit.engine.tasks import TASK_SECTIONS, get_task_spec
 
 __all__ = [
     "DataConfig",
     "ExperimentConfig",
-    "LossConfig",
     "ModelConfig",
     "OptimConfig",
     "TrainerConfig",
@@ -58,13 +63,15 @@ __all__ = [
     "config_from_dict",
     "config_to_dict",
     "dump_config",
+    "find_config",
     "load_config",
+    "migrate_experiment",
     "parse_value",
+    "task_section",
 ]
 
 OPTIMIZERS = ("adam", "adamw")
 SCHEDULERS = ("none", "exponential", "cosine")
-LOSSES = ("auto", "mpjpe", "l1", "mse")
 
 
 def _choice(section: str, name: str, value: str, choices: Sequence[str]) -> None:
@@ -120,53 +127,6 @@ class DataConfig:
     def __post_init__(self) -> None:
         _positive("data", "val_size", self.val_size, allow_zero=True)
         _positive("data", "stats_size", self.stats_size)
-
-
-@dataclass
-class LossConfig:
-    """Training objective (and test-time options of the task's evaluation).
-
-    Attributes:
-        name: ``lift``: ``mpjpe`` (mean joint distance, also what ``auto`` means), ``l1`` or
-            ``mse`` (Martinez et al.'s L2). ``pose2d``: ``auto`` only (the loss follows the
-            model's outputs: heatmap MSE on every stack / level, L1 on every cascade stage).
-        heatmap_weight: factor of the heatmap loss (``pose2d``).
-        coord_weight: factor of the coordinate L1 loss of integral heatmaps (``pose2d``),
-            coordinates divided by the crop size.
-        flip_test: evaluate with flip test-time augmentation (``pose2d``: the mirrored crop's
-            heatmaps flipped back and averaged).
-        intermediate_supervision: supervise every stack / cascade stage (``pose2d``); False:
-            only the last one (the ablation of Newell et al.).
-        tag_weight: factor of the associative-embedding pull + push loss (``bottomup``;
-            1e-3, the ratio of Newell et al.'s code).
-        tag_push_sigma: length scale sigma of the associative-embedding push term
-            ``exp(-d^2 / (2 sigma^2))`` (``bottomup``; Newell et al.: 1); the grouping's tag
-            threshold scales with it. Its gradient vanishes when all tags sit together, which
-            is where a short run's pull term drives them first: on this CPU budget sigma = 1
-            collapsed every person's tags together (push ~ 1.0, AP 0) while 0.25 kept them
-            apart (benchmarks/RESULTS.md, multiperson.py).
-        heatmap_foreground_weight: weight heatmap cells by ``1 + a * target`` (``pose2d``,
-            ``bottomup``; 0 = Newell's plain MSE; see `posekit.losses.heatmap_mse_loss`).
-    """
-
-    name: str = "auto"
-    heatmap_weight: float = 1.0
-    coord_weight: float = 1.0
-    flip_test: bool = False
-    intermediate_supervision: bool = True
-    tag_weight: float = 1e-3
-    heatmap_foreground_weight: float = 0.0
-    tag_push_sigma: float = 1.0
-
-    def __post_init__(self) -> None:
-        _choice("loss", "name", self.name, LOSSES)
-        _positive("loss", "heatmap_weight", self.heatmap_weight, allow_zero=True)
-        _positive("loss", "coord_weight", self.coord_weight, allow_zero=True)
-        _positive("loss", "tag_weight", self.tag_weight, allow_zero=True)
-        _positive(
-            "loss", "heatmap_foreground_weight", self.heatmap_foreground_weight, allow_zero=True
-        )
-        _positive("loss", "tag_push_sigma", self.tag_push_sigma)
 
 
 @dataclass
@@ -279,8 +239,10 @@ class ExperimentConfig:
     Attributes:
         name: run name; the run directory is ``output_dir / name``.
         seed: seeds model init, data streams, noise and dropout (see `posekit.engine.seeding`).
-        task: task family (``lift``, ``pose2d``; later ``pose3d``, ``mesh``, ``hand``).
-        model, data, loss, optim, trainer: the sections above.
+        task: task family (``posekit tasks`` lists them; `posekit.engine.tasks`).
+        model, data, optim, trainer: the sections above.
+        loss, codec, eval: the task's own sections (instances of its `TaskSpec`'s
+            dataclasses; a mapping is converted, missing means the task's defaults).
         output_dir: parent directory of run directories.
     """
 
@@ -289,7 +251,9 @@ class ExperimentConfig:
     task: str = "lift"
     model: ModelConfig = field(default_factory=ModelConfig)
     data: DataConfig = field(default_factory=DataConfig)
-    loss: LossConfig = field(default_factory=LossConfig)
+    loss: Any = None
+    codec: Any = None
+    eval: Any = None
     optim: OptimConfig = field(default_factory=OptimConfig)
     trainer: TrainerConfig = field(default_factory=TrainerConfig)
     output_dir: str = "runs"
@@ -298,11 +262,33 @@ class ExperimentConfig:
         if not re.fullmatch(r"[A-Za-z0-9_.+-]+", self.name):
             raise ValueError(f"name: expected letters, digits, '_.+-', got {self.name!r}")
         _positive("experiment", "seed", self.seed, allow_zero=True)
+        for section in TASK_SECTIONS:
+            cls = task_section(self.task, section)
+            value = getattr(self, section)
+            if value is None:
+                value = cls()
+            elif isinstance(value, Mapping):
+                value = from_dict(cls, value, section)
+            elif not isinstance(value, cls):
+                raise ValueError(
+                    f"{section}: expected the {self.task!r} task's {cls.__name__}, "
+                    f"got {type(value).__name__}"
+                )
+            setattr(self, section, value)
 
     @property
     def run_dir(self) -> Path:
         """Default run directory: ``output_dir / name``."""
         return Path(self.output_dir) / self.name
+
+
+def task_section(task: str, section: str) -> type:
+    """The dataclass of section ``section`` (``loss``, ``codec``, ``eval``) of ``task``.
+
+    Raises:
+        ValueError: unknown task.
+    """
+    return get_task_spec(task).section(section)
 
 
 def config_from_dict(data: Mapping[str, Any]) -> ExperimentConfig:
@@ -374,6 +360,9 @@ def apply_overrides(data: dict[str, Any], overrides: Sequence[str]) -> dict[str,
                 if part not in names:
                     raise ValueError(f"unknown key {done!r}; valid keys: {', '.join(names)}")
                 tp = type_hints(cls)[part]
+                if cls is ExperimentConfig and part in TASK_SECTIONS:
+                    task = data.get("task", _default_task())
+                    tp = task_section(str(task), part)
                 union = typing.get_origin(tp) in (typing.Union, types.UnionType)
                 inner = [
                     a for a in (typing.get_args(tp) if union else (tp,)) if a is not type(None)
@@ -393,6 +382,33 @@ def apply_overrides(data: dict[str, Any], overrides: Sequence[str]) -> dict[str,
                     raise ValueError(f"{done!r} is a value, it has no key {path[depth + 1]!r}")
                 node = child
     return data
+
+
+def find_config(name: str) -> Path:
+    """The experiment file ``name`` (e.g. ``lift_martinez_tiny.yaml``) from posekit's
+    ``configs/``: ``$POSEKIT_CONFIGS``, else the checkout's ``configs/`` beside ``src/``, else
+    ``./configs``.
+
+    Raises:
+        FileNotFoundError: not found (the message lists the folders tried).
+    """
+    import os
+
+    tried = []
+    if os.environ.get("POSEKIT_CONFIGS"):
+        tried.append(Path(os.environ["POSEKIT_CONFIGS"]))
+    tried += [Path(__file__).resolve().parents[3] / "configs", Path.cwd() / "configs"]
+    for folder in tried:
+        if (folder / name).is_file():
+            return folder / name
+    raise FileNotFoundError(
+        f"config {name!r} not found in {', '.join(str(t) for t in tried)} "
+        "(set POSEKIT_CONFIGS to posekit's configs/ folder)"
+    )
+
+
+def _default_task() -> str:
+    return next(f.default for f in dataclasses.fields(ExperimentConfig) if f.name == "task")
 
 
 def load_config(
@@ -440,4 +456,48 @@ def _merge(base: dict[str, Any], update: Mapping[str, Any]) -> dict[str, Any]:
             out[k] = _merge(out[k], v)
         else:
             out[k] = v
+    return out
+
+
+#: The fields of the one ``loss`` section that every task shared before checkpoint format 2.
+_FORMAT1_LOSS_KEYS = frozenset(
+    {
+        "name",
+        "heatmap_weight",
+        "coord_weight",
+        "flip_test",
+        "intermediate_supervision",
+        "tag_weight",
+        "heatmap_foreground_weight",
+        "tag_push_sigma",
+    }
+)
+
+
+def migrate_experiment(experiment: Mapping[str, Any]) -> dict[str, Any]:
+    """An experiment dict written before the task sections (checkpoint format 1: one ``loss``
+    section shared by every task) in today's layout; today's dicts come back unchanged.
+
+    Each old ``loss`` key goes to the task section that has it now (``loss.flip_test`` →
+    ``eval.flip_test``); keys that only other tasks used are dropped (they had no effect);
+    ``loss.name: auto`` becomes the task's default loss. An unknown key stays in ``loss`` so
+    that loading names it.
+    """
+    out = to_plain(dict(experiment))
+    spec = get_task_spec(str(out.get("task", _default_task())))
+    fields = {s: {f.name for f in dataclasses.fields(spec.section(s))} for s in TASK_SECTIONS}
+    sections = {s: dict(out.get(s) or {}) for s in TASK_SECTIONS}
+    loss: dict[str, Any] = {}
+    for key, value in sections["loss"].items():
+        if key in fields["loss"]:
+            if not (key == "name" and value == "auto"):
+                loss[key] = value
+        elif key in fields["eval"]:
+            sections["eval"].setdefault(key, value)
+        elif key in fields["codec"]:
+            sections["codec"].setdefault(key, value)
+        elif key not in _FORMAT1_LOSS_KEYS:
+            loss[key] = value
+    sections["loss"] = loss
+    out.update(sections)
     return out

@@ -1,108 +1,156 @@
-"""The DataModule of the ``lift`` task: data sources by name → training stream + validation set.
+"""The generic DataModule of the image tasks: step-indexed training batches of any indexable
+set of dict items, and a fixed, evenly spaced validation subset.
 
-``data.source`` (and ``data.val_source``) name a registered data source
-(`posekit.engine.sources`): ``synthetic_lift`` (synthetic poses through virtual cameras),
-``real_h36m_poses`` (real Human3.6M poses through virtual cameras), ``h36m_npz`` (Human3.6M
-preprocessed npz), or any ``"module:factory"``. The training loader yields whole batches
-(`TrainStream`, step-indexed, so resuming and DDP are exact); the validation set is built once
-and kept in memory (every rank validates all of it: lifting validation is cheap, and every rank
-then takes the same best-checkpoint decision without a metric all-reduce).
+The training batches of step s are a pure function of (seed, rank, s) (an epoch permutation
+plus per-epoch augmentation draws, `StepBatchSampler` + `EpochKeyed`), so a resumed run sees
+the batches the uninterrupted run would.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import lightning as L
+import numpy as np
+import torch
 from torch import Tensor
-from torch.utils.data import DataLoader
+from torch.utils.data import DataLoader, Dataset, Sampler
 
+from posekit.engine.base import shard_for_rank, val_source
 from posekit.engine.config import ExperimentConfig
-from posekit.engine.lift_data import TensorBatches, TrainStream, input_statistics, materialize
-from posekit.engine.sources import build_source
+from posekit.engine.seeding import STREAM_TRAIN, make_generator
 
-__all__ = ["LiftDataModule", "build_lift_val_set"]
-
-#: Validation batch size: inference only, so larger than training batches.
-VAL_BATCH_SIZE = 2048
-
-
-def build_lift_val_set(
-    config: ExperimentConfig, source: str | None = None, params: dict[str, Any] | None = None
-) -> dict[str, Tensor]:
-    """The validation set of ``config`` (or of ``source`` / ``params`` when given).
-
-    Shapes:
-        return: ``{"keypoints2d": (N, J, 2), "visibility": (N, J), "joints3d": (N, J, 3)}``.
-    """
-    d = config.data
-    if source is None:
-        source = d.val_source or d.source
-        if params is None:
-            params = d.val_params if d.val_params is not None else d.params
-    src = build_source(source, "val", config.seed, params or {}, task="lift")
-    return materialize(src, d.val_size)
+__all__ = [
+    "EpochKeyed",
+    "ImageDataModule",
+    "StepBatchSampler",
+    "collate_samples",
+    "evenly_spaced_subset",
+    "val_loader",
+]
 
 
-class LiftDataModule(L.LightningDataModule):
-    """Training stream and validation set of a ``lift`` experiment.
+class StepBatchSampler(Sampler[list[tuple[int, int]]]):
+    """The (index, epoch) keys of the training batches of steps ``start_step, ...`` (endless).
 
-    Args:
-        config: the experiment (``data`` section; ``trainer.batch_size``, ``num_workers``).
+    Step s of epoch e = s // steps_per_epoch takes its slice of a permutation drawn from
+    (seed, e); ranks take disjoint slices. The epoch rides along with each index so that the
+    dataset draws that epoch's augmentation. A set smaller than one global batch is sampled
+    with replacement, one draw per step.
     """
 
-    def __init__(self, config: ExperimentConfig) -> None:
+    def __init__(
+        self, n: int, batch_size: int, seed: int, rank: int = 0, world: int = 1, start_step: int = 0
+    ) -> None:
+        if n < 1:
+            raise ValueError("the training set is empty")
+        self.n, self.batch_size, self.seed = int(n), int(batch_size), int(seed)
+        self.rank, self.world, self.start_step = int(rank), int(world), int(start_step)
+        self.steps_per_epoch = self.n // (self.batch_size * self.world)
+
+    def batch_at(self, step: int) -> list[tuple[int, int]]:
+        if self.steps_per_epoch == 0:
+            g = make_generator(self.seed, STREAM_TRAIN, self.rank, step)
+            idx = torch.randint(self.n, (self.batch_size,), generator=g)
+            return [(int(i), step) for i in idx]
+        epoch, k = divmod(step, self.steps_per_epoch)
+        perm = torch.randperm(self.n, generator=make_generator(self.seed, STREAM_TRAIN, epoch))
+        start = (k * self.world + self.rank) * self.batch_size
+        return [(int(i), epoch) for i in perm[start : start + self.batch_size]]
+
+    def __iter__(self) -> Iterator[list[tuple[int, int]]]:
+        step = self.start_step
+        while True:
+            yield self.batch_at(step)
+            step += 1
+
+
+class EpochKeyed(Dataset):
+    """``crops[(index, epoch)]``: the item with that epoch's augmentation."""
+
+    def __init__(self, crops: Any) -> None:
+        self.crops = crops
+
+    def __len__(self) -> int:
+        return len(self.crops)
+
+    def __getitem__(self, key: tuple[int, int]) -> dict[str, Any]:
+        index, epoch = key
+        self.crops.set_epoch(epoch)
+        return self.crops[index]
+
+
+def collate_samples(items: list[dict[str, Any]]) -> dict[str, Any]:
+    """A batch of dict items: tensors stacked, anything else as a list per key."""
+    out: dict[str, Any] = {}
+    for k in items[0]:
+        vals = [it[k] for it in items]
+        out[k] = torch.stack(vals) if isinstance(vals[0], Tensor) else vals
+    return out
+
+
+class ImageDataModule(L.LightningDataModule):
+    """Training samples in step-indexed batches and a fixed validation subset, both made by
+    ``build(config, split, source, params)``: the DataModule of the image tasks (e.g. top-down
+    crops, bottom-up scenes). The validation source follows `val_source`; ``data.val_size``
+    picks an evenly spaced subset; each rank validates its shard (`shard_for_rank`)."""
+
+    def __init__(
+        self, config: ExperimentConfig, build: Callable[..., Any], val_batch_size: int
+    ) -> None:
         super().__init__()
         self.config = config
-        self.train_source: Any = None
-        self.val_set: dict[str, Tensor] | None = None
+        self.build = build
+        self.val_batch_size = val_batch_size
+        self.train_set: Any = None
+        self.val_set: Any = None
 
     def setup(self, stage: str) -> None:
         d = self.config.data
-        if stage == "fit" and self.train_source is None:
-            self.train_source = build_source(d.source, "train", self.config.seed, d.params, "lift")
-        if stage in ("fit", "validate") and self.val_set is None:
-            if stage == "validate" or self.config.trainer.val_every > 0:
-                self.val_set = build_lift_val_set(self.config)
-
-    @property
-    def skeleton(self) -> str | None:
-        """The joint layout the training source declares (``source.skeleton``), if any."""
-        sk = getattr(self.train_source, "skeleton", None)
-        return getattr(sk, "name", sk)
-
-    @property
-    def coords(self) -> str | None:
-        """The input coordinates the training source declares (``source.coords``), if any."""
-        return getattr(self.train_source, "coords", None)
-
-    def input_statistics(self) -> tuple[Tensor, Tensor]:
-        """Per-joint (J, 2) mean and std of the training inputs (``data.stats_size`` samples)."""
-        if self.train_source is None:
-            self.setup("fit")
-        return input_statistics(self.train_source, self.config.data.stats_size, self.config.seed)
+        if self.train_set is None and stage == "fit":
+            self.train_set = self.build(self.config, "train", d.source, dict(d.params))
+        if self.val_set is None:
+            name, params = val_source(self.config)
+            self.val_set = evenly_spaced_subset(
+                self.build(self.config, "val", name, params), d.val_size
+            )
 
     def train_dataloader(self) -> DataLoader:
-        trainer = self.trainer
+        tr = self.trainer
         rank, world, step = (
-            (0, 1, 0)
-            if trainer is None
-            else (
-                trainer.global_rank,
-                trainer.world_size,
-                trainer.global_step,  # restored before the loader is built: resumes continue
-            )
+            (0, 1, 0) if tr is None else (tr.global_rank, tr.world_size, tr.global_step)
         )
         t = self.config.trainer
-        stream = TrainStream(self.train_source, t.batch_size, self.config.seed, rank, world, step)
+        sampler = StepBatchSampler(
+            len(self.train_set), t.batch_size, self.config.seed, rank, world, step
+        )
         return DataLoader(
-            stream,
-            batch_size=None,
+            EpochKeyed(self.train_set),
+            batch_sampler=sampler,
             num_workers=t.num_workers,
+            collate_fn=collate_samples,
             persistent_workers=t.num_workers > 0,
         )
 
-    def val_dataloader(self) -> DataLoader | list:
-        if self.val_set is None:
-            return []
-        return DataLoader(TensorBatches(self.val_set, VAL_BATCH_SIZE), batch_size=None)
+    def val_dataloader(self) -> DataLoader:
+        tr = self.trainer
+        rank, world = (0, 1) if tr is None else (tr.global_rank, tr.world_size)
+        data = self.val_set
+        if world > 1:  # each rank validates its shard; the TaskModule loop gathers the results
+            data = torch.utils.data.Subset(data, shard_for_rank(len(data), rank, world))
+        return val_loader(data, self.config.trainer.num_workers, self.val_batch_size)
+
+
+def evenly_spaced_subset(crops: Any, size: int) -> Any:
+    if size <= 0 or size >= len(crops):
+        return crops
+    idx = np.linspace(0, len(crops) - 1, size).round().astype(int)
+    return torch.utils.data.Subset(crops, idx.tolist())
+
+
+def val_loader(data: Any, workers: int, batch_size: int) -> DataLoader:
+    """A validation loader: fixed order, `collate_samples`."""
+    return DataLoader(
+        data, batch_size=batch_size, shuffle=False, num_workers=workers, collate_fn=collate_samples
+    )

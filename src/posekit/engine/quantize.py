@@ -1,18 +1,16 @@
 """Int8 quantization of exported ONNX models for ONNX Runtime on the CPU.
 
-A float32 export (`posekit.engine.export`) runs at most at the float32 GEMM peak; ONNX Runtime's
-int8 GEMMs (u8 x s8, AVX-512 VNNI / AVX2 on x86) do several times the work per cycle. This
-module turns a verified float32 file into an int8 one (`quantize_onnx`) and measures what it
-costs (`joint_deviation_mm`); `posekit.engine.export.export_checkpoint` ``quantize="int8"``
-chains export, quantization and the check.
+`quantize_onnx` turns a float32 ONNX file (`posekit.engine.onnx_export.export_onnx`) into an
+int8 one; `export_int8` writes the int8 export of a checkpoint's model, checked against the
+float32 torch model on the checkpoint's validation inputs (`joint_deviation_mm`);
+`posekit.engine.export.export_checkpoint` ``quantize="int8"`` calls it.
 
 Pipeline of `quantize_onnx`:
 
 1. ONNX Runtime's pre-processing (``quant_pre_process``: shape inference, constant folding;
    e.g. LCN's masked weights become constants).
-2. `fold_batch_norm`: every ``BatchNormalization`` that follows a ``Gemm`` is folded into its
-   weights and bias, ``W' = W * s``, ``b' = (b - mean) * s + beta`` with
-   ``s = gamma / sqrt(var + eps)`` per output unit (the dynamo exporter folds Martinez's, the
+2. `posekit.engine.onnx_graph.fold_batch_norm`: every ``BatchNormalization`` that follows a
+   ``Gemm`` is folded into its weights and bias (the dynamo exporter folds Martinez's, the
    TorchScript exporter and LCN's graph keep them). A BatchNormalization left over is refused:
    quantizing before the fold would quantize weights whose scale BN changes afterwards.
 3. Quantization (``method``):
@@ -26,16 +24,10 @@ Pipeline of `quantize_onnx`:
      kernels at load time (Relu and residual Add included).
 
    The first and the last ``Gemm`` stay float32 (``float_ends``, when there are more than
-   two): they hold ~1 % of the Martinez FLOPs, but 8 bits on the input keypoints and on the
-   output metres cost the most accuracy.
+   two): 8 bits on the input keypoints and on the output metres cost the most accuracy.
 
-Why these choices, measured by ``benchmarks/lift_speed.py --int8-only`` on a full Martinez
-trained 3000 steps (validation MPJPE 70.6 mm), 2-core AMD EPYC with AVX-512 VNNI, batch 1024,
-2 threads (poses/s; mean joint distance to float32 torch on 7952 validation poses):
-float32 ONNX Runtime 45k; int8 dynamic 141k, 0.88 mm (MPJPE 70.60 → 70.63 mm); static 151k,
-2.60 mm; dynamic with the first and last layers int8 too 150k, 6.80 mm. Static ranges, fixed
-once for all inputs, are coarser than each batch's own: ~7 % faster, but outside the 2 mm
-bound (`INT8_TOLERANCE_MM`).
+Speed and accuracy of these choices: ``benchmarks/lift_speed.py --int8-only``
+(benchmarks/RESULTS.md).
 """
 
 from __future__ import annotations
@@ -54,19 +46,25 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
+from posekit.engine.onnx_files import (
+    ProtoSaver,
+    encode_metadata,
+    read_onnx_metadata,
+    save_atomically,
+)
+from posekit.engine.onnx_graph import fold_batch_norm, gemm_to_matmul
+from posekit.engine.onnx_runtime import OnnxRunner
+from posekit.engine.tasks import get_task_spec, list_tasks
+
 __all__ = [
     "CHECK_SAMPLES",
     "DEFAULT_METHOD",
-    "INT8_OPS",
     "INT8_TOLERANCE_MM",
     "QUANTIZE_CHOICES",
     "QUANTIZE_METHODS",
-    "QUANTIZE_TASKS",
+    "quantize_tasks",
     "QuantizeResult",
     "export_int8",
-    "fold_batch_norm",
-    "gemm_to_matmul",
-    "int8_op_counts",
     "joint_deviation_mm",
     "quantize_onnx",
     "validation_inputs",
@@ -76,28 +74,22 @@ __all__ = [
 QUANTIZE_CHOICES = ("int8",)
 #: ``method`` values of `quantize_onnx`.
 QUANTIZE_METHODS = ("static", "dynamic")
-#: Tasks whose checkpoints can be exported as int8: task → the output the check compares
-#: (joints in metres; the check is the mean joint distance to torch float32, in mm).
-QUANTIZE_TASKS = {"lift": "joints3d"}
-#: ``method`` of `export_int8` (the faster one at the accuracy of the full Martinez model).
+#: ``method`` of `export_int8` (within `INT8_TOLERANCE_MM` on the full Martinez model, where
+#: ``"static"`` is not; benchmarks/RESULTS.md).
 DEFAULT_METHOD = "dynamic"
 #: Validation inputs `export_int8` takes (the first half calibrates ``"static"``).
 CHECK_SAMPLES = 4096
 #: Largest accepted mean joint deviation (mm) of an int8 lifter from its float32 torch model
-#: on the validation inputs: ~3 % of a trained lifter's MPJPE (62.9 mm for Martinez et al. on
-#: Human3.6M, 70.6 mm for the full Martinez of benchmarks/lift_speed.py, whose int8 model
-#: deviates by 0.88 mm and costs 0.03 mm of MPJPE: the deviation is not along the error).
+#: on the validation inputs: a few percent of a trained lifter's MPJPE.
 INT8_TOLERANCE_MM = 2.0
-#: Operators that carry int8 arithmetic in a quantized graph (QDQ, QOperator or dynamic).
-INT8_OPS = (
-    "DequantizeLinear",
-    "QuantizeLinear",
-    "DynamicQuantizeLinear",
-    "MatMulInteger",
-    "QLinearMatMul",
-    "QGemm",
-    "QLinearAdd",
-)
+
+
+def quantize_tasks() -> dict[str, str]:
+    """Tasks whose checkpoints can be exported as int8: task → the output `export_int8`
+    checks (joints in metres, compared by `joint_deviation_mm` with the float32 torch
+    model's); their `TaskSpec.quantize_output`."""
+    specs = (get_task_spec(t) for t in list_tasks())
+    return {s.name: s.quantize_output for s in specs if s.quantize_output is not None}
 
 
 @dataclass
@@ -121,169 +113,6 @@ class QuantizeResult:
     float_layers: list[str]
     calibration_samples: int
     details: dict[str, Any] = field(default_factory=dict)
-
-
-# --- graph rewrites --------------------------------------------------------------------------
-
-
-def _attrs(node: Any) -> dict[str, Any]:
-    from onnx import helper
-
-    return {a.name: helper.get_attribute_value(a) for a in node.attribute}
-
-
-def _remove_unused_initializers(model: Any) -> None:
-    graph = model.graph
-    used = {name for node in graph.node for name in node.input}
-    used |= {o.name for o in graph.output}
-    kept = [t for t in graph.initializer if t.name in used]
-    del graph.initializer[:]
-    graph.initializer.extend(kept)
-
-
-def fold_batch_norm(model: Any) -> int:
-    """Fold every inference-mode ``BatchNormalization`` that follows a ``Gemm`` into it, in
-    place.
-
-    Folded when the Gemm has constant weights and bias (initializers), ``transA = 0``, its
-    output feeds only the BatchNormalization, and the BN's scale, bias, mean and variance are
-    constants. Per output unit n: ``s = gamma / sqrt(var + eps)``,
-    ``W'[n] = alpha W[n] s``, ``b' = (beta_gemm C - mean) s + beta_bn``.
-
-    Args:
-        model: an ``onnx.ModelProto``.
-
-    Returns:
-        The number of BatchNormalization nodes folded.
-    """
-    from onnx import helper, numpy_helper
-
-    graph = model.graph
-    inits = {t.name: t for t in graph.initializer}
-    producer = {out: node for node in graph.node for out in node.output}
-    uses: dict[str, int] = {}
-    for node in graph.node:
-        for name in node.input:
-            uses[name] = uses.get(name, 0) + 1
-    for out in graph.output:
-        uses[out.name] = uses.get(out.name, 0) + 1
-
-    replace: dict[int, Any] = {}  # id(gemm) → folded gemm
-    drop: set[int] = set()  # id(bn)
-    for bn in graph.node:
-        if bn.op_type != "BatchNormalization" or len(bn.output) != 1:
-            continue
-        gemm = producer.get(bn.input[0])
-        if gemm is None or gemm.op_type != "Gemm" or uses.get(gemm.output[0], 0) != 1:
-            continue
-        ga, ba = _attrs(gemm), _attrs(bn)
-        if ga.get("transA", 0) or ba.get("training_mode", 0):
-            continue
-        if gemm.input[1] not in inits or (len(gemm.input) > 2 and gemm.input[2] not in inits):
-            continue
-        if not all(name in inits for name in bn.input[1:5]):
-            continue
-        gamma, beta, mean, var = (
-            numpy_helper.to_array(inits[n]).astype(np.float64) for n in bn.input[1:5]
-        )
-        w = numpy_helper.to_array(inits[gemm.input[1]])
-        dtype = w.dtype
-        trans_b = bool(ga.get("transB", 0))
-        w = ga.get("alpha", 1.0) * w.astype(np.float64)  # (N, K) with transB, else (K, N)
-        n_out = w.shape[0] if trans_b else w.shape[1]
-        if gamma.shape != (n_out,):
-            continue
-        c = np.zeros(n_out)
-        if len(gemm.input) > 2 and gemm.input[2]:
-            c_const = numpy_helper.to_array(inits[gemm.input[2]]).astype(np.float64)
-            if c_const.size not in (1, n_out):
-                continue  # a (M, N) bias: not a per-unit bias
-            c = ga.get("beta", 1.0) * np.broadcast_to(c_const.reshape(-1), (n_out,))
-        s = gamma / np.sqrt(var + ba.get("epsilon", 1e-5))  # (N,)
-        w = w * (s[:, None] if trans_b else s[None, :])
-        b = (c - mean) * s + beta
-        w_name, b_name = f"{gemm.input[1]}_bn_folded", f"{bn.output[0]}_bn_folded_bias"
-        graph.initializer.extend(
-            [
-                numpy_helper.from_array(w.astype(dtype), w_name),
-                numpy_helper.from_array(b.astype(dtype), b_name),
-            ]
-        )
-        replace[id(gemm)] = helper.make_node(
-            "Gemm",
-            [gemm.input[0], w_name, b_name],
-            [bn.output[0]],
-            name=gemm.name or bn.name,
-            transB=int(trans_b),
-        )
-        drop.add(id(bn))
-    nodes = [replace.get(id(n), n) for n in graph.node if id(n) not in drop]
-    del graph.node[:]
-    graph.node.extend(nodes)
-    _remove_unused_initializers(model)
-    return len(drop)
-
-
-def gemm_to_matmul(model: Any) -> int:
-    """Rewrite, in place, every ``Gemm`` with constant weights as ``MatMul`` (+ ``Add`` of its
-    bias): the dynamic quantizer quantizes MatMul only.
-
-    Returns:
-        The number of Gemm nodes rewritten.
-    """
-    from onnx import helper, numpy_helper
-
-    graph = model.graph
-    inits = {t.name: t for t in graph.initializer}
-    nodes, count = [], 0
-    for node in graph.node:
-        a = _attrs(node) if node.op_type == "Gemm" else {}
-        if (
-            node.op_type != "Gemm"
-            or a.get("transA", 0)
-            or node.input[1] not in inits
-            or (len(node.input) > 2 and node.input[2] and node.input[2] not in inits)
-        ):
-            nodes.append(node)
-            continue
-        w = numpy_helper.to_array(inits[node.input[1]])
-        w = a.get("alpha", 1.0) * (w.T if a.get("transB", 0) else w)  # (K, N)
-        w_name = f"{node.input[1]}_kn"
-        graph.initializer.append(numpy_helper.from_array(np.ascontiguousarray(w, w.dtype), w_name))
-        name = node.name or node.output[0]
-        if len(node.input) > 2 and node.input[2]:
-            bias = a.get("beta", 1.0) * numpy_helper.to_array(inits[node.input[2]])
-            b_name = f"{node.input[2]}_scaled" if a.get("beta", 1.0) != 1.0 else node.input[2]
-            if b_name != node.input[2]:
-                graph.initializer.append(numpy_helper.from_array(bias, b_name))
-            mm = f"{node.output[0]}_matmul"
-            nodes.append(helper.make_node("MatMul", [node.input[0], w_name], [mm], name=name))
-            nodes.append(
-                helper.make_node("Add", [mm, b_name], [node.output[0]], name=f"{name}_bias")
-            )
-        else:
-            nodes.append(
-                helper.make_node("MatMul", [node.input[0], w_name], [node.output[0]], name=name)
-            )
-        count += 1
-    del graph.node[:]
-    graph.node.extend(nodes)
-    _remove_unused_initializers(model)
-    return count
-
-
-def int8_op_counts(path_or_model: Any) -> dict[str, int]:
-    """How many nodes of each `INT8_OPS` type a model has (missing types left out)."""
-    import onnx
-
-    model = path_or_model
-    if not isinstance(model, onnx.ModelProto):
-        model = onnx.load_model(str(path_or_model), load_external_data=False)
-    counts: dict[str, int] = {}
-    for node in model.graph.node:
-        if node.op_type in INT8_OPS:
-            counts[node.op_type] = counts.get(node.op_type, 0) + 1
-    return counts
 
 
 # --- quantization ----------------------------------------------------------------------------
@@ -336,7 +165,7 @@ def quantize_onnx(
     """Quantize a float32 ONNX file to int8 (see the module docstring).
 
     Args:
-        src: the float32 model (as written by `posekit.engine.export.export_onnx`).
+        src: the float32 model (as written by `posekit.engine.onnx_export.export_onnx`).
         dst: the int8 file to write (not atomic: write to a temporary place and move it).
         method: ``"static"`` (calibrated QDQ) or ``"dynamic"``.
         calibration: input feeds (name → (B, ...) float32 array), for ``"static"``.
@@ -516,8 +345,6 @@ def _deviation(
 ) -> tuple[float, float, int]:
     """(mean, max) joint distance in mm between ONNX Runtime on ``path`` and torch, and the
     number of samples."""
-    from posekit.engine.export import OnnxRunner
-
     runner = OnnxRunner(path)
     was_training = model.training
     model.eval()
@@ -564,30 +391,24 @@ def export_int8(
         The ``quantization`` metadata entry.
 
     Raises:
-        ValueError: a task other than `QUANTIZE_TASKS`, a bad method or tolerance.
+        ValueError: a task other than `quantize_tasks`, a bad method or tolerance.
         RuntimeError: no validation data, or a deviation above ``tolerance_mm``.
     """
     import onnx
 
-    from posekit.engine.export import (
-        _encode_metadata,
-        _ProtoSaver,
-        _save_atomically,
-        read_onnx_metadata,
-    )
-
     name, task = config.model.name, config.task
-    if task not in QUANTIZE_TASKS:
+    supported = quantize_tasks()
+    if task not in supported:
         raise ValueError(
             f"int8 quantization of {name!r} (task {task}) is not supported: it is checked "
-            f"for the tasks {', '.join(QUANTIZE_TASKS)} only (the lifting models martinez, "
-            f"lcn, smplr_dae); export {name!r} in float32 (without quantize)"
+            f"for the tasks {', '.join(supported)} only; export {name!r} in float32 "
+            "(without quantize)"
         )
     if method not in QUANTIZE_METHODS:
         raise ValueError(f"method: expected one of {QUANTIZE_METHODS}, got {method!r}")
     if not tolerance_mm > 0:
         raise ValueError(f"tolerance_mm: expected > 0, got {tolerance_mm}")
-    output = QUANTIZE_TASKS[task]
+    output = supported[task]
     model = module.model
     input_names = list(model.example_input(2))
     feeds = validation_inputs(module, config, input_names, max_samples)
@@ -622,9 +443,9 @@ def export_int8(
         meta = read_onnx_metadata(float_path)
         meta["quantization"] = quantization
         proto = onnx.load_model(str(result.path))
-        saver = _ProtoSaver(proto)
-        saver.set_metadata(_encode_metadata(meta))
-        _save_atomically(saver, out, external_data=False)
+        saver = ProtoSaver(proto)
+        saver.set_metadata(encode_metadata(meta))
+        save_atomically(saver, out, external_data=False)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return quantization

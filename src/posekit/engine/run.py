@@ -4,7 +4,7 @@ A run directory holds::
 
     <run>/config.yaml            the resolved experiment (what was trained)
     <run>/checkpoints/last.ckpt  every trainer.checkpoint_every steps and at the end
-    <run>/checkpoints/best.ckpt  best validation MPJPE so far
+    <run>/checkpoints/best.ckpt  best validation score so far (the task's ``monitor`` metric)
     <run>/csv/metrics.csv        CSVLogger
     <run>/tb/events.*            TensorBoardLogger (``tensorboard --logdir <run>``)
 

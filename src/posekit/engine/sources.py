@@ -3,24 +3,25 @@
 An experiment names its data with ``data.source`` (and ``data.val_source``): a registered name
 such as ``"synthetic_lift"``, or an import path ``"package.module:factory"``. Registered names
 are resolved lazily (the data module is imported the first time its name is used), so the
-engine never imports the data readers it does not use, and a new source plugs in by name
-without touching the engine:
+engine never imports the data readers it does not use. The built-in sources are those of the
+task families (`posekit.engine.tasks.TaskSpec.sources`); another one plugs in by name:
 
 .. code-block:: python
 
     register_data_source("my_poses", "lift", "mypkg.poses:make_source")
 
 A factory is called as ``factory(split, seed, **params)`` with ``split`` in
-``("train", "val")``; what it returns depends on the task (for ``lift``, see
-`posekit.engine.lift_data`). ``params`` come from ``data.params`` (``data.val_params``).
+``("train", "val")``; what it returns depends on the task (see the task family's ``sources``
+module). ``params`` come from ``data.params`` (``data.val_params``).
 """
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
+
+from posekit.engine.tasks import get_task_spec, list_tasks, load_object
 
 __all__ = [
     "SPLITS",
@@ -32,33 +33,6 @@ __all__ = [
 ]
 
 SPLITS = ("train", "val")
-
-#: Built-in sources: name → (task, "module:factory", description); imported on first use.
-_LAZY_SOURCES: dict[str, tuple[str, str, str]] = {
-    "synthetic_lift": (
-        "lift",
-        "posekit.engine.lift_sources:synthetic_lift",
-        "synthetic 3D poses seen by random virtual cameras (offline, unlimited)",
-    ),
-    "h36m_npz": (
-        "lift",
-        "posekit.engine.lift_sources:h36m_npz",
-        "Human3.6M in the common preprocessed npz (3D poses + cameras, or 2D detections)",
-    ),
-    "real_h36m_poses": (
-        "lift",
-        "posekit.engine.lift_sources:real_h36m_poses",
-        "real Human3.6M 3D poses (per-subject npz) seen by random virtual cameras",
-    ),
-    "synthetic_body": (
-        "pose2d",
-        "posekit.engine.pose2d_sources:synthetic_body",
-        "rendered anny bodies with occluders, generated into cached shards on first use",
-    ),
-    "coco": ("pose2d", "posekit.engine.pose2d_sources:coco", "COCO person keypoints json"),
-    "mpii": ("pose2d", "posekit.engine.pose2d_sources:mpii", "MPII .mat (or MMPose json)"),
-    "lsp": ("pose2d", "posekit.engine.pose2d_sources:lsp", "LSP / LSP-extended joints.mat"),
-}
 
 
 @dataclass(frozen=True)
@@ -80,7 +54,20 @@ class DataSourceSpec:
 
 
 _REGISTRY: dict[str, DataSourceSpec] = {}
-_PENDING: dict[str, tuple[str, str, str]] = dict(_LAZY_SOURCES)
+_PENDING: dict[str, tuple[str, str, str]] = {}
+_BUILTINS_READ = False
+
+
+def _read_builtins() -> None:
+    """Add the sources of every registered task family (their `TaskSpec.sources`) once."""
+    global _BUILTINS_READ
+    if _BUILTINS_READ:
+        return
+    _BUILTINS_READ = True
+    for task in list_tasks():
+        for name, entry in get_task_spec(task).sources.items():
+            if name not in _REGISTRY and name not in _PENDING:
+                _PENDING[name] = (task, entry.factory, entry.description)
 
 
 def register_data_source(
@@ -108,24 +95,9 @@ def register_data_source(
 
 def list_data_sources(task: str | None = None) -> list[str]:
     """Registered source names (of one task when given), sorted."""
+    _read_builtins()
     names = {n: s.task for n, s in _REGISTRY.items()} | {n: t[0] for n, t in _PENDING.items()}
     return sorted(n for n, t in names.items() if task is None or t == task)
-
-
-def _import(path: str, what: str) -> Any:
-    module, sep, attr = path.partition(":")
-    if not sep or not module or not attr:
-        raise ValueError(
-            f"{what}: expected a registered name or 'package.module:factory', got {path!r}"
-        )
-    try:
-        mod = importlib.import_module(module)
-    except ImportError as err:
-        raise ValueError(f"{what}: cannot import {module!r} ({err})") from None
-    try:
-        return getattr(mod, attr)
-    except AttributeError:
-        raise ValueError(f"{what}: module {module!r} has no attribute {attr!r}") from None
 
 
 def get_data_source(name: str) -> DataSourceSpec:
@@ -137,13 +109,14 @@ def get_data_source(name: str) -> DataSourceSpec:
     """
     if name in _REGISTRY:
         return _REGISTRY[name]
+    _read_builtins()
     if name in _PENDING:
         task, path, description = _PENDING[name]
-        factory = _import(path, f"data source {name!r}")
+        factory = load_object(path, f"data source {name!r}")
         register_data_source(name, task, factory, description)
         return _REGISTRY[name]
     if ":" in name:
-        factory = _import(name, "data source")
+        factory = load_object(name, "data source")
         return DataSourceSpec(name, getattr(factory, "task", None), factory, "")
     raise ValueError(
         f"unknown data source {name!r}; registered sources: {', '.join(list_data_sources())} "

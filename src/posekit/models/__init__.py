@@ -19,6 +19,7 @@ from posekit.models.registry import (
     list_models,
     model_config,
     register_model,
+    registered_name,
 )
 
 __all__ = [
@@ -31,4 +32,5 @@ __all__ = [
     "list_models",
     "model_config",
     "register_model",
+    "registered_name",
 ]

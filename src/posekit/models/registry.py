@@ -44,6 +44,7 @@ __all__ = [
     "list_models",
     "model_config",
     "register_model",
+    "registered_name",
 ]
 
 #: The presets every registered model must define.
@@ -166,6 +167,15 @@ def register_model(
 def list_models() -> list[str]:
     """Names of all models: built-in (not yet imported) and registered, sorted."""
     return sorted(set(_LAZY_MODELS) | set(_REGISTRY))
+
+
+def registered_name(model: nn.Module) -> str | None:
+    """The registry name of ``model``'s class (exactly that class, not a subclass), or None
+    when it is not registered. Imports no model module."""
+    for spec in _REGISTRY.values():
+        if spec.model_cls is type(model):
+            return spec.name
+    return None
 
 
 def get_model_spec(name: str) -> ModelSpec:

@@ -6,6 +6,7 @@ parents before children; datasets whose files use another order carry ``native_j
 
 from __future__ import annotations
 
+from posekit.skeletons._build import build_skeleton
 from posekit.skeletons.anny import ANNY24
 from posekit.skeletons.coco17 import COCO17
 from posekit.skeletons.h36m17 import H36M17
@@ -27,6 +28,7 @@ __all__ = [
     "NYU14_FROM_36",
     "SMPL24",
     "Skeleton",
+    "build_skeleton",
     "get_skeleton",
     "joint_map",
     "list_skeletons",

@@ -113,7 +113,7 @@ def apply_2d_noise(
     skeleton: str = "h36m17",
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Corrupt pixel keypoints: None (no noise), a float (Gaussian std in pixels, every joint)
-    or a `posekit.models.lift.NoiseConfig` / its dict (structured detector noise; its
+    or a `posekit.data.lifting.noise.NoiseConfig` / its dict (structured detector noise; its
     ``"absolute"`` units are pixels here).
 
     Shapes:
@@ -131,7 +131,7 @@ def apply_2d_noise(
             device=generator.device if generator is not None else keypoints_px.device,
         )  # fmt: skip
         return keypoints_px + float(noise) * eps.to(keypoints_px.device), visibility
-    from posekit.models.lift.noise import NoiseConfig, structured_noise
+    from posekit.data.lifting.noise import NoiseConfig, structured_noise
 
     config = NoiseConfig.coerce(noise)
     noisy, vis = structured_noise(keypoints_px, visibility, skeleton, config, generator)

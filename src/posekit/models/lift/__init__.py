@@ -8,11 +8,11 @@ Importing this package imports (and so registers) the three lifting models.
 
 from __future__ import annotations
 
+from posekit.data.lifting.noise import NoiseConfig, StructuredNoise, structured_noise
 from posekit.models.lift._common import INPUT_COORDS, LiftingModel
 from posekit.models.lift.dae import DAE, DAEConfig
 from posekit.models.lift.lcn import LCN, LCNConfig, LocallyConnected, lcn_adjacency
 from posekit.models.lift.martinez import Martinez, MartinezConfig
-from posekit.models.lift.noise import NoiseConfig, StructuredNoise, structured_noise
 
 __all__ = [
     "DAE",

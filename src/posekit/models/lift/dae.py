@@ -14,7 +14,7 @@ training needs only 3D poses (2D inputs are their projections), not images paire
         → linear to 3 (J - 1) → (B, J - 1, 3) → zero root prepended → (B, J, 3)
 
 The noise is NOT applied in ``forward``: the training pipeline corrupts the inputs with
-`posekit.models.lift.noise.structured_noise` using ``config.noise`` (stored in the config so
+`posekit.data.lifting.noise.structured_noise` using ``config.noise`` (stored in the config so
 that a checkpoint records how it was trained), and the same function serves evaluation under
 noise. The layer sizes here are this implementation's choice (the tiny / full presets).
 
@@ -30,8 +30,8 @@ from dataclasses import dataclass, field
 import torch
 from torch import Tensor, nn
 
+from posekit.data.lifting.noise import NoiseConfig
 from posekit.models.lift._common import LiftingModel, check_lift_config, dense_layer, prepend_root
-from posekit.models.lift.noise import NoiseConfig
 from posekit.models.registry import register_model
 
 __all__ = ["DAE", "DAEConfig"]

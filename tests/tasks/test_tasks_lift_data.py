@@ -8,13 +8,6 @@ from engine_toy_data import TOY_SOURCE, ToyLift, toy_lift
 from torch.utils.data import DataLoader
 
 from posekit.engine.config import OptimConfig
-from posekit.engine.lift_data import (
-    TensorBatches,
-    TrainStream,
-    input_statistics,
-    lift_batch,
-    materialize,
-)
 from posekit.engine.optim import LrSchedule, build_optimizer, build_scheduler
 from posekit.engine.seeding import derive_seed
 from posekit.engine.sources import (
@@ -22,6 +15,13 @@ from posekit.engine.sources import (
     get_data_source,
     list_data_sources,
     register_data_source,
+)
+from posekit.tasks.lift.batches import (
+    TensorBatches,
+    TrainStream,
+    input_statistics,
+    lift_batch,
+    materialize,
 )
 
 

@@ -4,14 +4,14 @@ with Lightning.
 - input normalization: at ``setup("fit")`` the model's ``input_mean`` / ``input_std`` buffers
   are set from statistics of the training inputs, so the checkpoint is self-contained (a
   resumed run restores the saved buffers);
-- loss (``loss.name``): ``mpjpe`` (mean joint distance), ``l1`` or ``mse``, over the joints with
-  finite ground truth;
+- loss (``loss.name``, `LiftLossConfig`): ``mpjpe`` (mean joint distance), ``l1`` or ``mse``,
+  over the joints with finite ground truth;
 - denoising models: when the model's config holds a non-zero ``noise`` (`NoiseConfig`, the DAE
   of SMPLR), the training inputs are corrupted by `structured_noise` with a generator of
   (seed, rank, step); validation inputs stay clean;
-- validation: `evaluate_pose3d` over the whole validation set, logged as ``val/mpjpe_mm``,
-  ``val/pa_mpjpe_mm``, ``val/n_mpjpe_mm``, ``val/pck3d_150mm``, ``val/auc3d``; the per-joint
-  errors of the last validation are kept in ``last_evaluation``.
+- validation (`lift_evaluation`, run by the `TaskModule` loop): `evaluate_pose3d` over the
+  whole validation set, logged as ``val/mpjpe_mm``, ``val/pa_mpjpe_mm``, ``val/n_mpjpe_mm``,
+  ``val/pck3d_150mm``, ``val/auc3d``; ``best.ckpt`` minimizes ``val/mpjpe_mm``.
 """
 
 from __future__ import annotations
@@ -23,45 +23,23 @@ import lightning as L
 import torch
 from torch import Tensor
 
-from posekit.engine.base import TaskEvaluation, TaskModule
+from posekit.data.lifting.noise import NoiseConfig, structured_noise
+from posekit.engine.base import TaskModule
 from posekit.engine.config import ExperimentConfig
-from posekit.engine.datamodule import VAL_BATCH_SIZE, LiftDataModule, build_lift_val_set
-from posekit.engine.lift_data import TensorBatches
 from posekit.engine.seeding import STREAM_NOISE, make_generator
 from posekit.losses import joint_l1_loss, joint_mse_loss, mpjpe_loss
-from posekit.metrics import evaluate_pose3d, joint_errors, per_joint_mean
-from posekit.models.lift.noise import NoiseConfig, structured_noise
+from posekit.metrics.evaluation import TaskEvaluation
+from posekit.tasks.lift.batches import TensorBatches
+from posekit.tasks.lift.datamodule import VAL_BATCH_SIZE, LiftDataModule, build_lift_val_set
+from posekit.tasks.lift.evaluation import lift_evaluation
 
-__all__ = ["LOSS_FUNCTIONS", "LiftModule", "lift_evaluation"]
+__all__ = ["LOSS_FUNCTIONS", "LiftModule"]
 
 LOSS_FUNCTIONS: dict[str, Callable[..., Tensor]] = {
     "mpjpe": mpjpe_loss,
     "l1": joint_l1_loss,
     "mse": joint_mse_loss,
 }
-
-#: Summary metrics logged as ``val/<key>`` (counts are not logged).
-_LOGGED = ("mpjpe_mm", "pa_mpjpe_mm", "n_mpjpe_mm", "pck3d_150mm", "auc3d")
-
-
-def lift_evaluation(pred: Tensor, gt: Tensor, skeleton: str) -> TaskEvaluation:
-    """3D metrics of a lifting model's predictions: summary and per joint.
-
-    NaN in ``gt`` marks a missing joint (left out of every mean).
-
-    Shapes:
-        pred: (N, J, 3), gt: (N, J, 3) root-relative metres.
-
-    Returns:
-        A `TaskEvaluation`: ``metrics`` from `evaluate_pose3d` (mm keys), ``per_joint``
-        ``{"MPJPE (mm)": (J,), "PA-MPJPE (mm)": (J,)}``.
-    """
-    metrics = evaluate_pose3d(pred, gt)
-    per_joint = {
-        "MPJPE (mm)": per_joint_mean(joint_errors(pred, gt)) * 1000.0,
-        "PA-MPJPE (mm)": per_joint_mean(joint_errors(pred, gt, align="procrustes")) * 1000.0,
-    }
-    return TaskEvaluation(metrics, per_joint, skeleton, int(pred.shape[0]))
 
 
 def _is_noisy(noise: NoiseConfig | None) -> bool:
@@ -81,17 +59,14 @@ class LiftModule(TaskModule):
 
     task = "lift"
     monitor = ("val/mpjpe_mm", "min")
+    logged_metrics = ("mpjpe_mm", "pa_mpjpe_mm", "n_mpjpe_mm", "pck3d_150mm", "auc3d")
 
     def __init__(self, config: ExperimentConfig) -> None:
         super().__init__(config)
-        name = "mpjpe" if config.loss.name == "auto" else config.loss.name
-        self.loss_fn = LOSS_FUNCTIONS[name]
+        self.loss_fn = LOSS_FUNCTIONS[config.loss.name]
         noise = getattr(getattr(self.model, "config", None), "noise", None)
         self.noise: NoiseConfig | None = noise if _is_noisy(noise) else None
         self.skeleton_name: str = self.model.skeleton.name  # type: ignore[union-attr]
-        self._val_pred: list[Tensor] = []
-        self._val_gt: list[Tensor] = []
-        self.last_evaluation: TaskEvaluation | None = None
 
     # --- data -----------------------------------------------------------------------------
 
@@ -153,46 +128,12 @@ class LiftModule(TaskModule):
         self.log_lr()
         return loss
 
-    def on_validation_epoch_start(self) -> None:
-        self._val_pred, self._val_gt = [], []
+    def validation_result(self, batch: Mapping[str, Tensor]) -> tuple[Tensor, Tensor]:
+        """(predicted, ground-truth) joints (B, J, 3) of one batch, on the CPU."""
+        kp, vis = batch["keypoints2d"].to(self.device), batch["visibility"].to(self.device)
+        pred = self.model(kp, vis)["joints3d"]
+        return pred.detach().float().cpu(), batch["joints3d"].detach().float().cpu()
 
-    def validation_step(self, batch: Mapping[str, Tensor], batch_idx: int) -> None:
-        pred = self.model(batch["keypoints2d"], batch["visibility"])["joints3d"]
-        self._val_pred.append(pred.detach().float().cpu())
-        self._val_gt.append(batch["joints3d"].detach().float().cpu())
-
-    def on_validation_epoch_end(self) -> None:
-        if not self._val_pred:
-            return
-        ev = lift_evaluation(torch.cat(self._val_pred), torch.cat(self._val_gt), self.skeleton_name)
-        self._val_pred, self._val_gt = [], []
-        for key in _LOGGED:
-            if key in ev.metrics:
-                # Every rank validates the whole set: the values agree; sync_dist keeps the
-                # logger's epoch-level bookkeeping consistent under DDP.
-                self.log(
-                    f"val/{key}", float(ev.metrics[key]), sync_dist=True, prog_bar=key == "mpjpe_mm"
-                )
-        if not self.trainer.sanity_checking:
-            self.last_evaluation = ev
-
-    # --- evaluation outside Lightning -----------------------------------------------------
-
-    @torch.no_grad()
-    def evaluate(
-        self,
-        batches: Iterable[Mapping[str, Tensor]],
-        progress: bool = True,
-        total: int | None = None,
-    ) -> TaskEvaluation:
-        """Run the model (eval mode) over ``batches`` and compute `lift_evaluation`."""
-        device = next(self.model.parameters()).device
-
-        def run(batch: Mapping[str, Tensor]) -> tuple[Tensor, Tensor]:
-            kp, vis = batch["keypoints2d"].to(device), batch["visibility"].to(device)
-            pred = self.model(kp, vis)["joints3d"].float().cpu()
-            return pred, batch["joints3d"].float().cpu()
-
-        parts = self.map_batches(batches, run, progress, total)
-        pred, gt = (torch.cat(x) for x in zip(*parts, strict=True))
+    def evaluate_results(self, results: list[tuple[Tensor, Tensor]]) -> TaskEvaluation:
+        pred, gt = (torch.cat(x) for x in zip(*results, strict=True))
         return lift_evaluation(pred, gt, self.skeleton_name)

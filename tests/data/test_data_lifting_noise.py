@@ -1,4 +1,4 @@
-"""Tests of posekit.models.lift.noise: each error kind, its probability, units, seeding."""
+"""Tests of posekit.data.lifting.noise: each error kind, its probability, units, seeding."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import re
 import pytest
 import torch
 
-from posekit.models.lift import NoiseConfig, StructuredNoise, structured_noise
+from posekit.data.lifting.noise import NoiseConfig, StructuredNoise, structured_noise
 from posekit.skeletons import H36M17
 
 B = 20_000  # large enough that a frequency is within ~0.01 of its probability (4 sigma)

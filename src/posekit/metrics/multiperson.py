@@ -1,9 +1,9 @@
 """Multi-person 2D pose evaluation: COCO OKS AP of people found in whole images.
 
-Shared by the bottom-up task (`posekit.engine.bottomup`: associative embedding, every person of
+Shared by the bottom-up task (`posekit.tasks.bottomup`: associative embedding, every person of
 an image from one network pass) and top-down inference over person boxes
-(`topdown_multiperson_evaluation`: a ``pose2d`` checkpoint run on one crop per person), so that
-both are scored against the same ground truth with the same code.
+(`posekit.tasks.pose2d.multiperson`: a ``pose2d`` checkpoint run on one crop per person), so
+that both are scored against the same ground truth with the same code.
 
 Ground truth (`scene_ground_truth`), per image and person, COCO-style:
 
@@ -13,9 +13,6 @@ Ground truth (`scene_ground_truth`), per image and person, COCO-style:
 - area (the OKS scale s^2): the person's pixel count in the ``"instance"`` mask when the sample
   has one (COCO's segmentation area: the visible body; synthetic scenes have it), else the area
   of the person's box, else of the tight box of its labelled keypoints.
-
-Top-down here means inference over the **ground-truth** person boxes (no person detector): it
-measures the pose network alone, an upper bound of a detector + pose pipeline.
 """
 
 from __future__ import annotations
@@ -23,7 +20,6 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -32,19 +28,17 @@ from torch import Tensor
 from torch.utils.data import Dataset
 
 from posekit._checks import check_shape
-from posekit.engine.base import TaskEvaluation
 from posekit.metrics.coco import COCO_SIGMAS, coco_keypoint_ap
+from posekit.metrics.evaluation import TaskEvaluation
 from posekit.skeletons import get_skeleton, joint_map
 
 __all__ = [
     "PeopleDetections",
     "SceneTruth",
     "ScenesWithTruth",
-    "affine_points",
     "multiperson_evaluation",
     "oks_sigmas",
     "scene_ground_truth",
-    "topdown_multiperson_evaluation",
     "truth_from_batch",
 ]
 
@@ -77,15 +71,19 @@ class PeopleDetections:
 
     Shapes:
         keypoints: (N, J, 2) image pixels (NaN: a joint the method did not place);
-        scores: (N,) person confidences (they rank detections across images for AP).
+        scores: (N,) person confidences (they rank detections across images for AP);
+        joint_scores: (N, J) per-joint confidences, or None.
     """
 
     keypoints: Tensor
     scores: Tensor
+    joint_scores: Tensor | None = None
 
     def __post_init__(self) -> None:
         dims = check_shape(self.keypoints, "keypoints", "N J 2")
         check_shape(self.scores, "scores", "N", dims)
+        if self.joint_scores is not None:
+            check_shape(self.joint_scores, "joint_scores", "N J", dims)
 
 
 def oks_sigmas(skeleton: str) -> Tensor:
@@ -274,99 +272,3 @@ def truth_from_batch(batch: Mapping[str, Any]) -> list[SceneTruth]:
 
 
 # --- top-down inference over ground-truth person boxes ----------------------------------------
-
-
-def affine_points(points: Tensor, affine: Tensor) -> Tensor:
-    """Apply 2 x 3 affine maps to points: ``[x, y, 1] @ affine.T``.
-
-    Shapes:
-        points: (B, J, 2); affine: (B, 2, 3); returns: (B, J, 2).
-    """
-    ones = torch.ones_like(points[..., :1])
-    return torch.cat([points, ones], -1) @ affine.to(points).transpose(-1, -2)
-
-
-@torch.no_grad()
-def topdown_multiperson_evaluation(
-    checkpoint: str | Path,
-    source: str,
-    params: Mapping[str, Any] | None = None,
-    *,
-    batch_size: int = 64,
-    device: str | torch.device = "cpu",
-    num_workers: int = 0,
-    progress: bool = False,
-) -> TaskEvaluation:
-    """COCO AP of a top-down ``pose2d`` checkpoint over the ground-truth person boxes.
-
-    Every person box of the validation split of ``source`` is cropped (`TopDownCrops`,
-    ``train=False``, the checkpoint's crop size and padding 1.25), the model predicts the
-    crop's keypoints (with the flip test when its experiment asks for it), which are mapped
-    back to the image. Person score: the mean over joints of the maximum of each joint's
-    heatmap (last stack), a confidence in [0, ~1]; 1.0 for models without heatmaps
-    (``deeppose``). Scored with `multiperson_evaluation` against `scene_ground_truth`.
-
-    Args:
-        checkpoint: a ``pose2d`` checkpoint.
-        source: a pose2d data source (``synthetic_body``); its ``val`` split is evaluated.
-        params: the source's parameters (e.g. ``people: [2, 4]`` for multi-person scenes).
-        batch_size: crops per forward pass.
-        device: where to run the model.
-        num_workers: data-loading processes.
-        progress: show a progress bar.
-
-    Returns:
-        As `multiperson_evaluation`, plus ``num_boxes`` (crops evaluated).
-    """
-    from torch.utils.data import DataLoader
-    from tqdm.auto import tqdm
-
-    from posekit.data.pose2d import TopDownCrops
-    from posekit.engine.evaluate import module_from_checkpoint
-    from posekit.engine.pose2d import _collate
-    from posekit.engine.sources import build_source
-
-    module, config, _ = module_from_checkpoint(checkpoint)
-    if module.task != "pose2d":
-        raise ValueError(
-            f"{checkpoint}: expected a pose2d (top-down) checkpoint, got {module.task}"
-        )
-    module.to(device).eval()
-    skeleton: str = module.skeleton_name  # type: ignore[assignment]
-    samples = build_source(source, "val", config.seed, dict(params or {}), task="pose2d")
-    crops = TopDownCrops(
-        samples, input_size_hw=module.input_size, skeleton=skeleton, train=False, min_labelled=0
-    )
-    loader = DataLoader(
-        crops, batch_size=batch_size, num_workers=num_workers, collate_fn=_collate, shuffle=False
-    )
-    found: dict[int, list[tuple[Tensor, Tensor]]] = {}
-    for batch in tqdm(loader, desc="top-down", disable=not progress, unit="batch"):
-        images = batch["image"].to(module.device)
-        out = module.model(images)
-        if module.flip_test:
-            kp = module.predict_crops(images)
-        else:
-            kp = module.decode(out)
-        if "heatmaps" in out:
-            score = out["heatmaps"][:, -1].flatten(-2).amax(-1).mean(-1)  # (B,)
-        else:
-            score = torch.ones(len(kp))
-        kp_img = affine_points(kp.float().cpu(), batch["affine_inv"])
-        for b, i in enumerate(batch["sample_index"].tolist()):
-            found.setdefault(i, []).append((kp_img[b], score[b].float().cpu()))
-    truths, detections = [], []
-    J = get_skeleton(skeleton).num_joints
-    for i in range(len(samples)):
-        s = samples.sample(i) if hasattr(samples, "sample") else samples[i]
-        truths.append(scene_ground_truth(s, skeleton))
-        people = found.get(i, [])
-        detections.append(
-            PeopleDetections(
-                torch.stack([k for k, _ in people]) if people else torch.zeros(0, J, 2),
-                torch.stack([c for _, c in people]) if people else torch.zeros(0),
-            )
-        )
-    ev = multiperson_evaluation(truths, detections, skeleton)
-    ev.metrics["num_boxes"] = len(crops)
-    return ev

@@ -10,9 +10,9 @@ import torch
 from engine_toy_data import toy_overrides
 
 from posekit.engine.config import load_config
-from posekit.engine.lift_data import lift_batch, materialize
 from posekit.engine.run import train
 from posekit.engine.sources import build_source
+from posekit.tasks.lift.batches import lift_batch, materialize
 
 SHARED = Path(__file__).resolve().parents[3] / "shared" / "data" / "real"
 POSES = SHARED / "h36m_poses"
