@@ -32,17 +32,131 @@ def test_hand21_joints(anny_hand):
         anny_hand(torch.zeros(2, 21))
 
 
+# hand21 joint -> anny bone whose head it is (`posekit.body.hand` docstring; tips are vertices).
+_ANNY_BONE = {
+    "wrist": "wrist",
+    **{f"thumb_{j}": f"finger1-{i}" for i, j in enumerate(("cmc", "mcp", "ip"), 1)},
+    **{
+        f"{f}_{j}": f"finger{k}-{i}"
+        for k, f in enumerate(FINGERS, 2)
+        for i, j in enumerate(("mcp", "pip", "dip"), 1)
+    },
+}
+# every finger chain, proximal to distal
+_CHAINS = {
+    "thumb": ("thumb_cmc", "thumb_mcp", "thumb_ip", "thumb_tip"),
+    **{f: tuple(f"{f}_{j}" for j in ("mcp", "pip", "dip", "tip")) for f in FINGERS},
+}
+
+
+def _rotmat(rotvec: torch.Tensor) -> torch.Tensor:
+    """Axis-angle (B, 3) -> (B, 3, 3) as the exponential of the cross-product matrix."""
+    x, y, z = rotvec.unbind(-1)
+    o = torch.zeros_like(x)
+    K = torch.stack([o, -z, y, z, o, -x, -y, x, o], -1).reshape(-1, 3, 3)
+    return torch.linalg.matrix_exp(K)
+
+
+def _angle(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    return torch.atan2(torch.linalg.cross(a, b, dim=-1).norm(dim=-1), (a * b).sum(-1))
+
+
+def _palm_normal(j0: torch.Tensor) -> torch.Tensor:
+    """Out of the palm of the right hand, from the zero-pose joints (module docstring)."""
+    u = j0[HAND21.index("middle_mcp")] - j0[HAND21.index("wrist")]
+    w = j0[HAND21.index("index_mcp")] - j0[HAND21.index("pinky_mcp")]
+    n = -torch.linalg.cross(u, w)
+    return n / n.norm()
+
+
 def test_matches_anny_forward(anny_hand):
+    """Zero articulation is anny's own reference posture (identity deltas), joint by joint;
+    ``global_orient`` and ``transl`` then move the posed hand rigidly about the wrist."""
+    N = len(anny_hand.bone_labels)
+    identity = torch.eye(4, dtype=torch.float64).expand(1, N, 4, 4)
+    ref = anny_hand.anny(pose_parameters=identity, phenotype_kwargs=anny_hand.default_shape[None])
+    out = anny_hand(torch.zeros(1, 20, dtype=torch.float64))
+    torch.testing.assert_close(out.vertices, ref["vertices"], rtol=0, atol=1e-12)
+    heads = ref["bone_poses"][0, :, :3, 3]
+    label = list(anny_hand.bone_labels)
+    j = out.joints["hand21"][0]
+    for name, bone in _ANNY_BONE.items():
+        torch.testing.assert_close(j[HAND21.index(name)], heads[label.index(f"{bone}.R")])
+    for chain in _CHAINS.values():  # each tip: a mesh vertex beyond the distal joint
+        tip, dip = j[HAND21.index(chain[3])], j[HAND21.index(chain[2])]
+        assert (ref["vertices"][0] - tip).norm(dim=-1).min() < 1e-12
+        assert 0.01 < (tip - dip).norm() < 0.04
+
     g = torch.Generator().manual_seed(3)
     pose = sample_hand_articulation(3, g, dtype=torch.float64)
-    orient, transl = torch.randn(3, 3, dtype=torch.float64), torch.randn(3, 3, dtype=torch.float64)
-    out = anny_hand(pose, transl=transl, global_orient=orient)
-    ref = anny_hand.anny(
-        pose_parameters=anny_hand.bone_deltas(pose, orient, transl),
-        phenotype_kwargs=anny_hand.default_shape.expand(3, -1),
-    )
-    torch.testing.assert_close(out.vertices, ref["vertices"], rtol=0, atol=1e-12)
-    torch.testing.assert_close(out.joints["hand21"][:, 0], transl)
+    orient = torch.randn(3, 3, dtype=torch.float64, generator=g)
+    transl = torch.randn(3, 3, dtype=torch.float64, generator=g)
+    local = anny_hand(pose)
+    placed = anny_hand(pose, transl=transl, global_orient=orient)
+    R = _rotmat(orient)
+    expected = local.vertices @ R.transpose(1, 2) + transl[:, None]
+    torch.testing.assert_close(placed.vertices, expected, rtol=0, atol=1e-10)
+    expected = local.joints["hand21"] @ R.transpose(1, 2) + transl[:, None]
+    torch.testing.assert_close(placed.joints["hand21"], expected, rtol=0, atol=1e-10)
+    torch.testing.assert_close(placed.joints["hand21"][:, 0], transl)
+
+
+_FLEX = [n for n in HAND_DOF_NAMES if n.endswith("_flex")]
+
+
+@pytest.mark.parametrize("dof", _FLEX)
+def test_flexion_turns_the_distal_chain_rigidly_by_its_angle(anny_hand, dof):
+    """One flexion angle θ turns the bone after its joint by exactly θ, carries everything
+    distal to it rigidly (bone lengths kept) and leaves every other joint where it was."""
+    finger, joint = dof.split("_")[:2]
+    chain = [HAND21.index(n) for n in _CHAINS[finger]]
+    k = [n.split("_")[1] for n in _CHAINS[finger]].index(joint)
+    pivot, distal = chain[k], chain[k + 1 :]
+    j0 = anny_hand(torch.zeros(1, 20, dtype=torch.float64)).joints["hand21"][0]
+    theta = 0.5
+    pose = torch.zeros(1, 20, dtype=torch.float64)
+    pose[0, HAND_DOF_NAMES.index(dof)] = theta
+    j = anny_hand(pose).joints["hand21"][0]
+    still = [i for i in range(21) if i not in distal]
+    torch.testing.assert_close(j[still], j0[still], rtol=0, atol=1e-12)
+    moved = [pivot, *distal]
+    d0 = torch.cdist(j0[moved], j0[moved])
+    torch.testing.assert_close(torch.cdist(j[moved], j[moved]), d0, rtol=0, atol=1e-6)
+    child = distal[0]
+    turned = _angle(j0[child] - j0[pivot], j[child] - j[pivot])
+    assert abs(float(turned) - theta) < 1e-6, (dof, float(turned))
+
+
+@pytest.mark.parametrize("finger", FINGERS)
+def test_abduction_turns_about_the_palm_normal(anny_hand, finger):
+    """MCP abduction φ turns the proximal phalanx by φ about the palm normal, towards the
+    thumb for φ > 0; added to a flexion it keeps the flexion's lift off the palm plane
+    (``R_abd @ R_flex``: the flexion axis is carried by the abduction)."""
+    mcp, pip = HAND21.index(f"{finger}_mcp"), HAND21.index(f"{finger}_pip")
+    j0 = anny_hand(torch.zeros(1, 20, dtype=torch.float64)).joints["hand21"][0]
+    n = _palm_normal(j0)
+    radial = j0[HAND21.index("index_mcp")] - j0[HAND21.index("pinky_mcp")]
+
+    def bone(flex: float, abd: float) -> torch.Tensor:
+        pose = torch.zeros(1, 20, dtype=torch.float64)
+        pose[0, HAND_DOF_NAMES.index(f"{finger}_mcp_flex")] = flex
+        pose[0, HAND_DOF_NAMES.index(f"{finger}_mcp_abd")] = abd
+        j = anny_hand(pose).joints["hand21"][0]
+        return j[pip] - j[mcp]
+
+    def in_palm_plane(v: torch.Tensor) -> torch.Tensor:
+        return v - (v @ n) * n
+
+    b0, phi = bone(0.0, 0.0), 0.2
+    b = bone(0.0, phi)
+    torch.testing.assert_close(b @ n, b0 @ n, rtol=0, atol=1e-9)  # about n: no lift
+    turned = _angle(in_palm_plane(b0), in_palm_plane(b))
+    assert abs(float(turned) - phi) < 1e-6
+    assert (b - b0) @ radial > 0  # towards the thumb
+    assert (bone(0.0, -phi) - b0) @ radial < 0
+    flexed = bone(0.6, 0.0)
+    torch.testing.assert_close(bone(0.6, phi) @ n, flexed @ n, rtol=0, atol=1e-9)
+    torch.testing.assert_close(bone(0.6, phi).norm(), b0.norm())
 
 
 @pytest.mark.parametrize("finger", FINGERS)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 
@@ -115,3 +116,43 @@ def test_another_tasks_section_key_is_refused_for_pose2d() -> None:
     with pytest.raises(ValueError, match=r"unknown key 'loss\.flip_test'"):
         load_config(cfg, ["loss.flip_test=true"])
     assert load_config(cfg, ["eval.flip_test=true"]).eval.flip_test is True
+
+
+def test_predict_runs_the_training_codec_with_the_flip_test(
+    data_params: dict, tmp_path: Path
+) -> None:
+    """``posekit predict`` honours ``eval.flip_test``: with it, the keypoints are the mean of
+    the image's and the mirrored image's (mirrored back, left and right swapped), as in
+    validation; without it, the image's alone."""
+    from posekit.engine.base import METADATA_KEY
+    from posekit.engine.predict import load_predictor
+    from posekit.engine.run import train
+    from posekit.skeletons import get_skeleton
+
+    torch.set_num_threads(1)
+    sets = [
+        f"data.params={data_params}",
+        "trainer.max_steps=2",
+        "trainer.batch_size=4",
+        "trainer.val_every=2",
+        "trainer.num_workers=0",
+        "trainer.progress_bar=false",
+    ]
+    config = load_config(ROOT / "configs" / "pose2d_hourglass_tiny.yaml", sets)
+    ckpt = train(config, tmp_path / "run", progress=False).best_checkpoint
+    saved = torch.load(ckpt, weights_only=True)
+    saved[METADATA_KEY]["experiment"]["eval"]["flip_test"] = True
+    flip_ckpt = tmp_path / "flip.ckpt"
+    torch.save(saved, flip_ckpt)
+
+    rng = np.random.default_rng(0)
+    image = rng.integers(0, 256, (96, 128, 3), dtype=np.uint8)
+    plain, flipped = load_predictor(ckpt), load_predictor(flip_ckpt)
+    assert (plain.flip_test, flipped.flip_test) == (False, True)
+    a = plain.predict(image).keypoints[0]
+    m = plain.predict(np.ascontiguousarray(image[:, ::-1])).keypoints[0]
+    perm = get_skeleton("coco17").flip_permutation
+    m_back = m[perm] * np.array([-1.0, 1.0]) + np.array([image.shape[1] - 1.0, 0.0])
+    both = flipped.predict(image).keypoints[0]
+    np.testing.assert_allclose(both, 0.5 * (a + m_back), atol=0.05)
+    assert np.abs(both - a).max() > 0.05  # the flip test changed the answer

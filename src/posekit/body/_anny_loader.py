@@ -10,6 +10,9 @@ the cached instance is never modified.
 from __future__ import annotations
 
 import functools
+import os
+import sys
+import tempfile
 from typing import TYPE_CHECKING, Literal
 
 import torch
@@ -20,6 +23,56 @@ if TYPE_CHECKING:
 __all__ = ["AnnyKind", "load_anny", "root_ref", "rotation_deltas", "vertex_part_weights"]
 
 AnnyKind = Literal["body", "hand.R", "hand.L"]
+
+
+#: Printed by Warp's native library (``fprintf(stderr)``) when it finds no CUDA driver: on a
+#: CPU-only machine that is expected, and anny runs on the CPU either way.
+_NO_CUDA_DRIVER = "Warp CUDA warning: Could not find or load the NVIDIA CUDA driver."
+
+
+@functools.cache
+def _init_warp_quietly() -> None:
+    """Initialise Warp once, without its start-up banner and its "no CUDA driver" line.
+
+    The banner is Python-side (info level): it is lowered to warnings unless the user chose a
+    level. The driver line is printed by the native library while ``wp.init()`` probes for
+    CUDA, which no Warp setting silences (``config.quiet`` and ``log_level`` only govern the
+    Python side), so the init runs with the process's stderr file descriptor sent to a
+    temporary file, and everything written there except that one line is written back to
+    stderr afterwards: real errors (another CUDA warning, a failed init) still show.
+    """
+    try:
+        import warp
+    except ImportError:  # anny falls back to torch skinning without Warp
+        return
+    try:
+        if warp.config.log_level == warp.LOG_INFO:
+            warp.config.log_level = warp.LOG_WARNING
+    except AttributeError:  # another Warp
+        pass
+    try:
+        for stream in (sys.stdout, sys.stderr):
+            stream.flush()
+        saved = os.dup(2)
+    except (AttributeError, OSError, ValueError):  # no usable file descriptor 2
+        warp.init()
+        return
+    with tempfile.TemporaryFile() as captured:
+        os.dup2(captured.fileno(), 2)
+        try:
+            warp.init()
+        finally:
+            try:
+                sys.stderr.flush()
+            except (AttributeError, OSError, ValueError):
+                pass
+            os.dup2(saved, 2)
+            os.close(saved)
+            captured.seek(0)
+            lines = captured.read().decode(errors="replace").splitlines(keepends=True)
+            kept = "".join(ln for ln in lines if not ln.startswith(_NO_CUDA_DRIVER))
+            if kept:
+                os.write(2, kept.encode())
 
 
 @functools.cache
@@ -52,13 +105,7 @@ def load_anny(kind: AnnyKind = "body") -> anny.Anny:
     Returns:
         The shared float64 CPU instance; do not modify it (the adapters copy it).
     """
-    try:  # Silence Warp's start-up banner (stdout, info level) unless the user set a level.
-        import warp
-
-        if warp.config.log_level == warp.LOG_INFO:
-            warp.config.log_level = warp.LOG_WARNING
-    except (ImportError, AttributeError):  # anny falls back to torch skinning without Warp
-        pass
+    _init_warp_quietly()  # before anny imports Warp and initialises it loudly
     _cache_warp_skinning_kernel()
     try:
         import anny

@@ -89,8 +89,9 @@ def export_checkpoint(
     experiment is stored in the metadata, so predictors need nothing else).
 
     With ``quantize="int8"`` the verified float32 model is quantized to int8
-    (`posekit.engine.quantize.export_int8`; the tasks of `~posekit.engine.quantize.quantize_tasks`
-    only) and written only when its joints are, on average, at most ``quantize_tolerance_mm`` (default
+    (`posekit.engine.quantize.export_int8`; the tasks of
+    `~posekit.engine.quantize.quantize_tasks` only) and written only when its joints are, on
+    average, at most ``quantize_tolerance_mm`` (default
     `~posekit.engine.quantize.INT8_TOLERANCE_MM`) from the float32 torch model's on the
     checkpoint's validation inputs; the measured deviation is stored in the metadata
     (``quantization``). ``quantize_method``: ``"dynamic"`` (default) or ``"static"``.

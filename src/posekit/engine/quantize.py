@@ -62,11 +62,11 @@ __all__ = [
     "INT8_TOLERANCE_MM",
     "QUANTIZE_CHOICES",
     "QUANTIZE_METHODS",
-    "quantize_tasks",
     "QuantizeResult",
     "export_int8",
     "joint_deviation_mm",
     "quantize_onnx",
+    "quantize_tasks",
     "validation_inputs",
 ]
 

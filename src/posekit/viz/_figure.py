@@ -16,7 +16,7 @@ from matplotlib.figure import Figure
 from posekit._checks import check_shape
 from posekit._io import atomic_write
 from posekit.skeletons import Skeleton
-from posekit.viz.overlay import _limb_color
+from posekit.viz.overlay import limb_color
 
 __all__ = [
     "encode_png",
@@ -80,5 +80,5 @@ def save_png(path: str | os.PathLike[str], rgb: np.ndarray) -> None:
 
 def limb_rgb(skeleton: Skeleton, a: int, b: int) -> tuple[float, float, float]:
     """The limb colour of `posekit.viz.overlay` (left warm, right cool, centre green), in [0, 1]."""
-    r, g, b_ = _limb_color(skeleton, a, b)
+    r, g, b_ = limb_color(skeleton, a, b)
     return (r / 255.0, g / 255.0, b_ / 255.0)

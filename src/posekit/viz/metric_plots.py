@@ -20,7 +20,7 @@ from matplotlib.figure import Figure
 from posekit._checks import check_shape
 from posekit.skeletons import Skeleton, get_skeleton
 from posekit.viz._figure import figure_to_rgb, new_figure, save_png
-from posekit.viz.overlay import _LEFT, _RIGHT
+from posekit.viz.overlay import LEFT_RGB, RIGHT_RGB
 
 __all__ = [
     "plot_pck_curves",
@@ -146,9 +146,9 @@ def plot_success_curves(
 
 def _side_color(joint: str) -> str:
     if joint.startswith("l_") or joint.endswith("_l"):
-        return "#{:02x}{:02x}{:02x}".format(*_LEFT)
+        return "#{:02x}{:02x}{:02x}".format(*LEFT_RGB)
     if joint.startswith("r_") or joint.endswith("_r"):
-        return "#{:02x}{:02x}{:02x}".format(*_RIGHT)
+        return "#{:02x}{:02x}{:02x}".format(*RIGHT_RGB)
     return "black"
 
 

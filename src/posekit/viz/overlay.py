@@ -12,19 +12,29 @@ from posekit._checks import check_shape
 from posekit.data.sample import Sample
 from posekit.skeletons import Skeleton, get_skeleton
 
-__all__ = ["colorize_depth", "contact_sheet", "draw_sample", "draw_skeleton"]
+__all__ = [
+    "CENTRE_RGB",
+    "LEFT_RGB",
+    "RIGHT_RGB",
+    "colorize_depth",
+    "contact_sheet",
+    "draw_sample",
+    "draw_skeleton",
+    "limb_color",
+]
 
-# Left limbs warm, right limbs cool, centre limbs neutral (RGB).
-_LEFT, _RIGHT, _CENTRE = (255, 140, 0), (0, 160, 255), (60, 220, 60)
+#: Left limbs warm, right limbs cool, centre limbs neutral (RGB).
+LEFT_RGB, RIGHT_RGB, CENTRE_RGB = (255, 140, 0), (0, 160, 255), (60, 220, 60)
 
 
-def _limb_color(sk: Skeleton, a: int, b: int) -> tuple[int, int, int]:
+def limb_color(sk: Skeleton, a: int, b: int) -> tuple[int, int, int]:
+    """The colour of limb (a, b): left, right or centre by its joint names."""
     names = sk.joints[a] + sk.joints[b]
     if "l_" in names and "r_" not in names:
-        return _LEFT
+        return LEFT_RGB
     if "r_" in names and "l_" not in names:
-        return _RIGHT
-    return _CENTRE
+        return RIGHT_RGB
+    return CENTRE_RGB
 
 
 def draw_skeleton(
@@ -64,7 +74,7 @@ def draw_skeleton(
                 out,
                 tuple(int(v) for v in pts[a]),
                 tuple(int(v) for v in pts[b]),
-                _limb_color(sk, a, b),
+                limb_color(sk, a, b),
                 thickness if both else 1,
                 cv2.LINE_AA,
                 shift=4,

@@ -35,7 +35,7 @@ from posekit._checks import check_shape
 from posekit.metrics import mpjpe
 from posekit.skeletons import Skeleton, get_skeleton
 from posekit.viz._figure import figure_to_rgb, limb_rgb, new_figure, save_png
-from posekit.viz.overlay import _CENTRE, _LEFT, _RIGHT
+from posekit.viz.overlay import CENTRE_RGB, LEFT_RGB, RIGHT_RGB
 
 __all__ = [
     "DEFAULT_VIEWS",
@@ -248,7 +248,7 @@ def _legend_handles(compare: bool) -> list[Line2D]:
     if compare:
         handles.append(Line2D([], [], color=_GT_RGB, lw=4, alpha=0.55, label="ground truth"))
     prefix = "prediction: " if compare else ""
-    for rgb, side in ((_LEFT, "left"), (_RIGHT, "right"), (_CENTRE, "centre")):
+    for rgb, side in ((LEFT_RGB, "left"), (RIGHT_RGB, "right"), (CENTRE_RGB, "centre")):
         color = tuple(c / 255 for c in rgb)
         handles.append(Line2D([], [], color=color, lw=2.2, label=f"{prefix}{side}"))
     if compare:

@@ -73,6 +73,9 @@ __all__ = [
     "format_limits_table",
     "mirror_angles",
     "pose_to_anatomical",
+    "quat_mul",
+    "quat_to_rotvec",
+    "rotvec_to_quat",
 ]
 
 
@@ -218,7 +221,8 @@ def dof_index(joint: str, dof: str) -> tuple[int, int]:
 # --- quaternions (x, y, z, w), numpy, any leading dims ------------------------------------
 
 
-def _quat_mul(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+def quat_mul(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Hamilton product ``a * b`` of quaternions (..., 4), xyzw."""
     av, aw, bv, bw = a[..., :3], a[..., 3:], b[..., :3], b[..., 3:]
     v = aw * bv + bw * av + np.cross(av, bv)
     return np.concatenate([v, aw * bw - (av * bv).sum(-1, keepdims=True)], -1)
@@ -228,14 +232,16 @@ def _quat_conj(q: np.ndarray) -> np.ndarray:
     return q * np.array([-1.0, -1.0, -1.0, 1.0])
 
 
-def _rotvec_to_quat(r: np.ndarray) -> np.ndarray:
+def rotvec_to_quat(r: np.ndarray) -> np.ndarray:
+    """Unit quaternions (..., 4) xyzw of axis-angle vectors (..., 3), radians."""
     angle = np.linalg.norm(r, axis=-1, keepdims=True)
     # sin(a/2)/a -> 1/2 as a -> 0 (series below 1e-6 rad avoids 0/0)
     k = np.where(angle > 1e-6, np.sin(angle / 2) / np.maximum(angle, 1e-12), 0.5 - angle**2 / 48)
     return np.concatenate([r * k, np.cos(angle / 2)], -1)
 
 
-def _quat_to_rotvec(q: np.ndarray) -> np.ndarray:
+def quat_to_rotvec(q: np.ndarray) -> np.ndarray:
+    """Axis-angle vectors (..., 3), angle in [0, pi], of unit quaternions (..., 4) xyzw."""
     q = np.where(q[..., 3:] < 0, -q, q)  # w >= 0: angle in [0, pi]
     s = np.linalg.norm(q[..., :3], axis=-1, keepdims=True)
     angle = 2 * np.arctan2(s, q[..., 3:])
@@ -250,12 +256,12 @@ def _neutral_quats() -> tuple[np.ndarray, np.ndarray]:
     for joint, deg in NEUTRAL_OFFSETS_DEG.items():
         offsets[ANNY24.index(joint)] = np.radians(deg)
         offsets[ANNY24.index(_other_side(joint))] = np.radians(deg) * _MIRROR
-    q_off = _rotvec_to_quat(offsets)
+    q_off = rotvec_to_quat(offsets)
     q_acc = np.zeros((J, 4))
     q_parent = np.zeros((J, 4))
     for j, p in enumerate(ANNY24.parents):
         q_parent[j] = [0, 0, 0, 1] if p < 0 else q_acc[p]
-        q_acc[j] = _quat_mul(q_parent[j], q_off[j])
+        q_acc[j] = quat_mul(q_parent[j], q_off[j])
     return q_off, q_parent
 
 
@@ -279,9 +285,9 @@ def anatomical_to_pose(angles_deg: np.ndarray, root_rotvec: np.ndarray | None = 
     check_shape(angles_deg, "angles_deg", "... 24 3")
     c = np.radians(angles_deg) * _SIGN  # rotation-vector components, neutral frame
     twist_mask = np.eye(3)[TWIST_AXIS]  # (24, 3)
-    q_e = _quat_mul(_rotvec_to_quat(c * (1 - twist_mask)), _rotvec_to_quat(c * twist_mask))
-    q = _quat_mul(_quat_mul(_quat_conj(_Q_PARENT), q_e), _quat_mul(_Q_PARENT, _Q_OFF))
-    pose = _quat_to_rotvec(q)
+    q_e = quat_mul(rotvec_to_quat(c * (1 - twist_mask)), rotvec_to_quat(c * twist_mask))
+    q = quat_mul(quat_mul(_quat_conj(_Q_PARENT), q_e), quat_mul(_Q_PARENT, _Q_OFF))
+    pose = quat_to_rotvec(q)
     pose[..., 0, :] = 0.0 if root_rotvec is None else root_rotvec
     return pose
 
@@ -295,14 +301,14 @@ def pose_to_anatomical(pose: np.ndarray) -> np.ndarray:
         pose: (..., 24, 3) radians; return: (..., 24, 3) degrees.
     """
     check_shape(pose, "pose", "... 24 3")
-    q = _rotvec_to_quat(np.asarray(pose, np.float64))
-    q_e = _quat_mul(_quat_mul(_Q_PARENT, q), _quat_conj(_quat_mul(_Q_PARENT, _Q_OFF)))
+    q = rotvec_to_quat(np.asarray(pose, np.float64))
+    q_e = quat_mul(quat_mul(_Q_PARENT, q), _quat_conj(quat_mul(_Q_PARENT, _Q_OFF)))
     # swing-twist: twist = the quaternion's projection on the twist axis (renormalized)
     twist_mask = np.concatenate([np.eye(3)[TWIST_AXIS], np.ones((24, 1))], -1)
     q_t = q_e * twist_mask
     q_t = q_t / np.maximum(np.linalg.norm(q_t, axis=-1, keepdims=True), 1e-12)
-    q_s = _quat_mul(q_e, _quat_conj(q_t))
-    c = _quat_to_rotvec(q_s) + _quat_to_rotvec(q_t)
+    q_s = quat_mul(q_e, _quat_conj(q_t))
+    c = quat_to_rotvec(q_s) + quat_to_rotvec(q_t)
     out = np.degrees(c) * _SIGN
     out[..., 0, :] = np.degrees(np.asarray(pose, np.float64)[..., 0, :])
     return out

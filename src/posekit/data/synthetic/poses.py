@@ -36,13 +36,13 @@ from posekit.data.synthetic.body_shapes import ShapeSampler
 from posekit.data.synthetic.pose_arms import ARM_ACTIVITIES, set_arm
 from posekit.data.synthetic.pose_families import FAMILIES, FAMILY_ARMS
 from posekit.data.synthetic.pose_limits import (
-    _quat_mul,
-    _quat_to_rotvec,
-    _rotvec_to_quat,
     anatomical_to_pose,
     clamp_to_limits,
     dof_index,
     mirror_angles,
+    quat_mul,
+    quat_to_rotvec,
+    rotvec_to_quat,
 )
 from posekit.skeletons.anny import ANNY24
 
@@ -105,9 +105,9 @@ def root_rotvec(yaw_deg: np.ndarray, pitch_deg: np.ndarray, roll_deg: np.ndarray
         yaw_deg, pitch_deg, roll_deg: (n,); return: (n, 3).
     """
     eye = np.eye(3)
-    q = [_rotvec_to_quat(np.radians(np.asarray(v, np.float64))[:, None] * eye[k])
+    q = [rotvec_to_quat(np.radians(np.asarray(v, np.float64))[:, None] * eye[k])
          for v, k in ((yaw_deg, 2), (pitch_deg, 0), (roll_deg, 1))]  # fmt: skip
-    return _quat_to_rotvec(_quat_mul(_quat_mul(q[0], q[1]), q[2]))
+    return quat_to_rotvec(quat_mul(quat_mul(q[0], q[1]), q[2]))
 
 
 @dataclass(frozen=True)
