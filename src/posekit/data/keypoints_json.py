@@ -17,8 +17,10 @@ One file holds one image (an object) or several (a list of objects)::
 Pixel centres are at integer coordinates. A joint is missing where its score / COCO ``v`` is
 0; its coordinates are then ignored (write 0). NaN, infinity or null coordinates are errors:
 JSON has no NaN, and a detector's missing joint is a score of 0, not a number that is not one.
-Every error names the file and the field (``people[2].keypoints[5]``) and says what was
-expected.
+Bounds: coordinates within ``MAX_COORDINATE_PX`` of the origin, scores >= 0, ``image_size``
+whole numbers in [1, ``MAX_IMAGE_SIDE_PX``], ``K`` with positive focal lengths and last row
+[0, 0, 1]. Every error names the file and the field (``people[2].keypoints[5]``) and says what
+was expected.
 """
 
 from __future__ import annotations
@@ -33,7 +35,12 @@ import numpy as np
 
 from posekit.skeletons import get_skeleton, list_skeletons
 
-__all__ = ["KeypointsFrame", "read_keypoints_json"]
+__all__ = ["MAX_COORDINATE_PX", "MAX_IMAGE_SIDE_PX", "KeypointsFrame", "read_keypoints_json"]
+
+#: Largest |x| or |y| of a keypoint, pixels (a million: far outside any image).
+MAX_COORDINATE_PX = 1e6
+#: Largest image height or width, pixels.
+MAX_IMAGE_SIDE_PX = 65536
 
 
 @dataclass
@@ -96,6 +103,7 @@ def _person(obj: Any, J: int, skeleton: str, where: str, field: str) -> tuple[np
         for j in range(J):
             x, y, v = (_number(rows[3 * j + k], where, f"{field}[{3 * j + k}]") for k in range(3))
             kp[j], sc[j] = (x, y), float(v > 0)
+            _check_joint(kp[j], v, where, f"{field}[{3 * j}:{3 * j + 3}]")
         return kp, sc
     if len(rows) != J:
         raise _fail(where, field, f"expected {J} joints ({skeleton}), got {len(rows)}")
@@ -107,7 +115,20 @@ def _person(obj: Any, J: int, skeleton: str, where: str, field: str) -> tuple[np
         kp[j] = vals[:2]
         if len(vals) == 3:
             sc[j] = vals[2]
+        _check_joint(kp[j], sc[j], where, f)
     return kp, sc
+
+
+def _check_joint(xy: np.ndarray, score: float, where: str, field: str) -> None:
+    if score < 0:
+        raise _fail(where, field, f"expected a score >= 0 (0 = missing), got {score}")
+    if score > 0 and np.abs(xy).max() > MAX_COORDINATE_PX:
+        raise _fail(
+            where,
+            field,
+            f"expected pixel coordinates within {MAX_COORDINATE_PX:g} of the origin, got "
+            f"[{xy[0]:g}, {xy[1]:g}]",
+        )
 
 
 def _frame(obj: Any, where: str, folder: Path, default_skeleton: str | None) -> KeypointsFrame:
@@ -137,8 +158,13 @@ def _frame(obj: Any, where: str, folder: Path, default_skeleton: str | None) -> 
         if not isinstance(size, list) or len(size) != 2:
             raise _fail(where, "image_size", f"expected [H, W], got {json.dumps(size)}")
         h, w = (_number(v, where, "image_size") for v in size)
-        if h < 1 or w < 1:
-            raise _fail(where, "image_size", f"expected [H, W] >= 1, got {json.dumps(size)}")
+        if not all(1 <= v <= MAX_IMAGE_SIDE_PX and v == int(v) for v in (h, w)):
+            raise _fail(
+                where,
+                "image_size",
+                f"expected [H, W] whole numbers in [1, {MAX_IMAGE_SIDE_PX}], "
+                f"got {json.dumps(size)}",
+            )
         image_size = (int(h), int(w))
     K = None
     if obj.get("K") is not None:
@@ -152,6 +178,12 @@ def _frame(obj: Any, where: str, folder: Path, default_skeleton: str | None) -> 
         K = np.array([[_number(v, where, "K") for v in r] for r in rows])
         if K[0, 0] <= 0 or K[1, 1] <= 0:
             raise _fail(where, "K", f"expected positive focal lengths, got {K[0, 0]}, {K[1, 1]}")
+        if not np.allclose(K[2], [0.0, 0.0, 1.0]) or K[1, 0] != 0:
+            raise _fail(
+                where, "K", f"expected [[fx, s, cx], [0, fy, cy], [0, 0, 1]], got {K.tolist()}"
+            )
+        if np.abs(K).max() > MAX_COORDINATE_PX:
+            raise _fail(where, "K", f"expected entries within {MAX_COORDINATE_PX:g} pixels")
     image = obj.get("image")
     if image is not None and not isinstance(image, str):
         raise _fail(where, "image", f"expected a path, got {json.dumps(image)}")

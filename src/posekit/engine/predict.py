@@ -13,7 +13,8 @@ Runtime session of the file written by ``posekit export`` (`posekit.engine.expor
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import json
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -29,8 +30,10 @@ __all__ = [
     "ModelInfo",
     "PredictOptions",
     "Runner",
+    "dump_json",
     "export_checkpoint_onnx",
     "load_predictor",
+    "output_names",
 ]
 
 BACKENDS = ("torch", "onnx")
@@ -74,6 +77,53 @@ class PredictOptions:
     source: Path
     pictures: bool = True
     boxes: Path | None = None
+
+
+def output_names(inputs: Sequence[Path]) -> list[str]:
+    """A distinct output name (no extension) per input file: its stem; where stems collide,
+    the file name (``photo.jpg``, ``photo.png``); where names collide too (``d1/photo.jpg``,
+    ``d2/photo.jpg``), as many parent folders as it takes in front of the stem (then the
+    name), joined by ``__`` (``d1__photo``).
+
+    Raises:
+        ValueError: the same file given twice.
+    """
+    resolved = [Path(p).resolve() for p in inputs]
+    seen: dict[Path, Path] = {}
+    for given, full in zip(inputs, resolved, strict=True):
+        if full in seen:
+            raise ValueError(f"{given}: given twice (also as {seen[full]})")
+        seen[full] = Path(given)
+
+    def name(full: Path, depth: int, keep_suffix: bool) -> str:
+        last = full.name if keep_suffix else full.stem
+        return "__".join([*full.parent.parts[len(full.parent.parts) - depth :], last])
+
+    names = [name(f, 0, False) for f in resolved]
+    levels = [(0, True)] + [(d, keep) for d in range(1, 64) for keep in (False, True)]
+    for depth, keep in levels:
+        counts: dict[str, int] = {}
+        for n in names:
+            counts[n] = counts.get(n, 0) + 1
+        if all(c == 1 for c in counts.values()):
+            return names
+        names = [
+            name(f, depth, keep) if counts[n] > 1 else n
+            for f, n in zip(resolved, names, strict=True)
+        ]
+    return names
+
+
+def dump_json(doc: Any) -> bytes:
+    """``doc`` as indented JSON text; a NaN or infinity is an error (JSON has none).
+
+    Raises:
+        ValueError: a non-finite number in ``doc``.
+    """
+    try:
+        return (json.dumps(doc, indent=1, allow_nan=False) + "\n").encode()
+    except ValueError:
+        raise ValueError("the prediction holds a non-finite number; nothing written") from None
 
 
 class _TorchRunner:

@@ -7,7 +7,6 @@ root-relative 3D joints in the camera frame, metres; ``predict_files`` is what
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,12 +17,17 @@ import torch
 
 from posekit._io import atomic_write
 from posekit.data.keypoints_json import KeypointsFrame, read_keypoints_json
-from posekit.engine.predict import ModelInfo, PredictOptions, Runner
+from posekit.engine.predict import ModelInfo, PredictOptions, Runner, dump_json, output_names
 from posekit.skeletons import get_skeleton
-from posekit.skeletons.convert import convert_keypoints
+from posekit.skeletons.convert import convert_keypoints, layout_regressor
+from posekit.tasks.lift.inputs import TrainingCamera, lifter_inputs
 from posekit.viz._figure import save_png
 
-__all__ = ["LiftPrediction", "LiftPredictor", "lift_picture"]
+__all__ = ["PICTURE_SIDE_PX", "LiftPrediction", "LiftPredictor", "lift_picture"]
+
+
+#: Longest side of the 2D half of a picture, pixels (larger images are drawn scaled down).
+PICTURE_SIDE_PX = 1600
 
 
 def _round(a: np.ndarray, digits: int) -> Any:
@@ -48,9 +52,19 @@ def lift_picture(frame: Any, pred: Any, image: np.ndarray | None = None) -> np.n
         canvas = read_image(frame.image)
     else:
         H, W = frame.image_size if frame.image_size else (1000, 1000)
-        canvas = np.full((H, W, 3), 235, np.uint8)
+        s = min(1.0, PICTURE_SIDE_PX / max(H, W))  # a blank canvas costs at most this much
+        canvas = np.full((max(1, round(H * s)), max(1, round(W * s)), 3), 235, np.uint8)
+    H, W = frame.image_size if frame.image_size else canvas.shape[:2]
+    scale = canvas.shape[0] / H  # keypoint pixels -> canvas pixels
+    if max(canvas.shape[:2]) > PICTURE_SIDE_PX:
+        s = PICTURE_SIDE_PX / max(canvas.shape[:2])
+        size = (max(1, round(canvas.shape[1] * s)), max(1, round(canvas.shape[0] * s)))
+        canvas = cv2.resize(canvas, size, interpolation=cv2.INTER_AREA)
+        scale *= s
     if len(pred.keypoints2d):
-        kp = np.where(pred.visibility[..., None], pred.keypoints2d, np.nan)
+        side = max(canvas.shape[:2])
+        kp = np.clip(pred.keypoints2d * scale, -4.0 * side, 5.0 * side)  # drawable coordinates
+        kp = np.where(pred.visibility[..., None], kp, np.nan)
         canvas = draw_skeleton(
             canvas, kp, pred.visibility, pred.skeleton, thickness=max(2, canvas.shape[0] // 300)
         )
@@ -105,18 +119,14 @@ class LiftPredictor:
     task = "lift"
 
     def __init__(self, runner: Runner, info: ModelInfo) -> None:
-        from posekit.data.lifting.cameras import VirtualCameraSampler
-
         self.runner, self.info = runner, info
         self.skeleton = get_skeleton(info.config.get("skeleton", "h36m17")).name
         self.input_coords = info.config.get("input_coords", "pixel")
         params = (info.experiment.get("data") or {}).get("params") or {}
-        cams = params.get("cameras") or {}
-        fields = {k: v for k, v in cams.items() if k in ("image_size", "focal_px")}
-        train_cam = VirtualCameraSampler(**fields)
-        self.train_image_size: tuple[int, int] = tuple(train_cam.image_size)  # type: ignore[assignment]
-        self.train_focal_px = float(train_cam.focal_px)
-        self.train_principal_px = train_cam.principal_point_px
+        self.train_camera = TrainingCamera.from_params(params)
+        self.train_image_size = self.train_camera.image_size
+        self.train_focal_px = self.train_camera.focal_px
+        self.train_principal_px = self.train_camera.principal_px
 
     def frame_intrinsics(self, frame: KeypointsFrame) -> np.ndarray:
         """K of a frame: its own, or the assumed one (see the class docstring).
@@ -131,38 +141,58 @@ class LiftPredictor:
                 f"{frame.source}: image_size: missing; a lifter needs the image size [H, W] "
                 "(or the intrinsics K) to interpret pixel coordinates"
             )
-        H, W = frame.image_size
-        f = self.train_focal_px * max(H, W) / max(self.train_image_size)
-        return np.array([[f, 0.0, (W - 1) / 2.0], [0.0, f, (H - 1) / 2.0], [0.0, 0.0, 1.0]])
+        return self.train_camera.intrinsics(frame.image_size)
 
     def model_input(self, frame: KeypointsFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """(model input (P, J, 2) float32, visibility (P, J) bool, keypoints (P, J, 2) px)."""
-        from posekit.data.lifting.dataset import normalize_keypoints
+        """(model input (P, J, 2) float32, visibility (P, J) bool, keypoints (P, J, 2) px).
 
+        The input is made by `lifter_inputs` with the frame's K, as in ``posekit eval``.
+        """
         kp = torch.from_numpy(frame.keypoints)  # (P, Js, 2)
         vis = torch.from_numpy(frame.scores > 0)
         kp, vis = convert_keypoints(kp, vis, frame.skeleton, self.skeleton)  # (P, J, 2)
         kp = torch.nan_to_num(kp)
-        K = self.frame_intrinsics(frame)
-        xn = (kp[..., 0] - K[0, 2]) / K[0, 0]  # (P, J) normalized image plane
-        yn = (kp[..., 1] - K[1, 2]) / K[1, 1]
-        if self.input_coords == "camera":
-            x = torch.stack((xn, yn), -1)
-        else:
-            cx, cy = self.train_principal_px
-            f = self.train_focal_px
-            px = torch.stack((xn * f + cx, yn * f + cy), -1)  # (P, J, 2) training pixels
-            Kt = torch.tensor([[f, 0.0, cx], [0.0, f, cy], [0.0, 0.0, 1.0]], dtype=px.dtype)
-            x = (
-                normalize_keypoints(px, Kt.expand(len(px), 3, 3), self.train_image_size, "pixel")
-                if len(px)
-                else px
+        K = torch.from_numpy(np.asarray(self.frame_intrinsics(frame), np.float64))
+        x = lifter_inputs(kp, K, vis, self.input_coords, self.train_camera)  # (P, J, 2)
+        return x.numpy(), vis.numpy(), kp.numpy()
+
+    def check_frame(self, frame: KeypointsFrame) -> None:
+        """Refuse a frame this lifter cannot interpret: a layout of which fewer than half the
+        model's joints can be made, a person without one visible mappable joint, or neither
+        intrinsics nor an image size.
+
+        Raises:
+            ValueError: naming the frame's source and field.
+        """
+        self.frame_intrinsics(frame)
+        W = layout_regressor(frame.skeleton, self.skeleton)  # (J, Js), NaN rows: unmappable
+        mappable = ~np.isnan(W).any(axis=1)
+        J = len(mappable)
+        if mappable.sum() * 2 < J:
+            raise ValueError(
+                f"{frame.source}: skeleton: {frame.skeleton} keypoints give {int(mappable.sum())} "
+                f"of the {J} {self.skeleton} joints this lifter takes (at least {(J + 1) // 2} "
+                f"needed); give keypoints of a body layout such as coco17 or {self.skeleton}"
             )
-        x = torch.where(vis[..., None], x, torch.zeros_like(x))
-        return x.float().numpy(), vis.numpy(), kp.numpy()
+        visible = frame.scores > 0  # (P, Js)
+        # A target joint is visible where every source joint it is made of is visible.
+        used = np.nan_to_num(np.abs(W)) > 0  # (J, Js)
+        for p in range(visible.shape[0]):
+            ok = mappable & ~(used & ~visible[p][None, :]).any(axis=1)
+            if not ok.any():
+                raise ValueError(
+                    f"{frame.source}: people[{p}].keypoints: no joint with a score > 0 maps to "
+                    f"{self.skeleton}: nothing to lift (a missing joint has score 0)"
+                )
 
     def predict(self, frame: KeypointsFrame) -> LiftPrediction:
-        """Lift every person of ``frame``."""
+        """Lift every person of ``frame`` (checked by `check_frame` first).
+
+        Raises:
+            ValueError: a frame `check_frame` refuses, or a non-finite network output (input
+                coordinates far outside any image).
+        """
+        self.check_frame(frame)
         x, vis, kp = self.model_input(frame)
         J = get_skeleton(self.skeleton).num_joints
         if len(x) == 0:
@@ -170,56 +200,54 @@ class LiftPredictor:
         else:
             out = self.runner(keypoints2d=x, visibility=vis.astype(np.float32))
             joints = np.asarray(out["joints3d"], np.float32)
+        bad = ~np.isfinite(joints).all(axis=(1, 2))
+        if bad.any():
+            raise ValueError(
+                f"{frame.source}: people[{int(np.argmax(bad))}]: the lifted joints are not finite "
+                "(keypoints far outside the image?); nothing written"
+            )
         return LiftPrediction(self.skeleton, joints, kp.astype(np.float32), vis)
 
     def predict_files(
         self, inputs: Sequence[Path], out: Path, options: PredictOptions
     ) -> Iterator[str]:
-        """Lift every frame of keypoints JSON files; write ``<stem>.json`` (and ``<stem>.png``)
-        per input into ``out``; yield one summary line per input.
+        """Lift every frame of keypoints JSON files; write ``<name>.json`` (and ``<name>.png``
+        per frame) into ``out``; yield one summary line per input. Output names are the
+        inputs' stems, made distinct where they collide (`output_names`).
 
-        Every input is read and checked before anything is written.
+        Every input is read, checked and lifted before anything is written: a bad input
+        writes nothing.
         """
         if options.boxes is not None:
             raise ValueError("--boxes: a lifter takes keypoints JSON files, not images")
-        # Read and check every input first: a bad file stops the run before anything is written.
         files = [(path, read_keypoints_json(path)) for path in inputs]
         for _path, frames in files:
             for frame in frames:
-                self.frame_intrinsics(frame)  # raises on a frame that cannot be interpreted
+                self.check_frame(frame)
                 if frame.image is not None and not frame.image.is_file():
                     raise FileNotFoundError(f"{frame.source}: image: no such file {frame.image}")
-        out.mkdir(parents=True, exist_ok=True)
-        stems: dict[str, int] = {}
-        for path, frames in files:
-            stem = path.stem
-            stems[stem] = stems.get(stem, 0) + 1
-            if stems[stem] > 1:
-                stem = f"{stem}_{stems[stem]}"
-            results = []
-            for i, frame in enumerate(frames):
-                pred = self.predict(frame)
-                results.append(
-                    {
-                        "source": frame.source,
-                        "skeleton": pred.skeleton,
-                        "joints": list(get_skeleton(pred.skeleton).joints),
-                        "frame": "camera (x right, y down, z forward), root-relative, metres",
-                        "people": [
-                            {
-                                "joints3d_m": _round(j, 5),
-                                "keypoints2d_px": _round(k, 2),
-                                "visible": v.tolist(),
-                            }
-                            for j, k, v in zip(
-                                pred.joints3d, pred.keypoints2d, pred.visibility, strict=True
-                            )
-                        ],
-                    }
-                )
-                if options.pictures:
-                    name = f"{stem}.png" if len(frames) == 1 else f"{stem}_{i:03d}.png"
-                    save_png(out / name, lift_picture(frame, pred))
+        lifted = [[self.predict(frame) for frame in frames] for _path, frames in files]
+        docs = []
+        for (_path, frames), preds in zip(files, lifted, strict=True):
+            results = [
+                {
+                    "source": frame.source,
+                    "skeleton": pred.skeleton,
+                    "joints": list(get_skeleton(pred.skeleton).joints),
+                    "frame": "camera (x right, y down, z forward), root-relative, metres",
+                    "people": [
+                        {
+                            "joints3d_m": _round(j, 5),
+                            "keypoints2d_px": _round(k, 2),
+                            "visible": v.tolist(),
+                        }
+                        for j, k, v in zip(
+                            pred.joints3d, pred.keypoints2d, pred.visibility, strict=True
+                        )
+                    ],
+                }
+                for frame, pred in zip(frames, preds, strict=True)
+            ]
             doc = {
                 "checkpoint": str(options.source),
                 "backend": self.info.backend,
@@ -228,7 +256,15 @@ class LiftPredictor:
                 "model": self.info.model,
                 "frames": results,
             }
-            out_json = out / f"{stem}.json"
-            atomic_write(out_json, (json.dumps(doc, indent=1) + "\n").encode())
-            n = sum(len(r["people"]) for r in results)
-            yield f"{path}: {len(results)} frame(s), {n} person(s) lifted -> {out_json}"
+            docs.append(dump_json(doc))
+        out.mkdir(parents=True, exist_ok=True)
+        names = output_names([path for path, _ in files])
+        for (path, frames), preds, text, name in zip(files, lifted, docs, names, strict=True):
+            if options.pictures:
+                for i, (frame, pred) in enumerate(zip(frames, preds, strict=True)):
+                    png = f"{name}.png" if len(frames) == 1 else f"{name}_{i:03d}.png"
+                    save_png(out / png, lift_picture(frame, pred))
+            out_json = out / f"{name}.json"
+            atomic_write(out_json, text)
+            n = sum(len(p.joints3d) for p in preds)
+            yield f"{path}: {len(frames)} frame(s), {n} person(s) lifted -> {out_json}"

@@ -18,19 +18,26 @@ import torch
 
 from posekit._io import atomic_write
 from posekit.data.images import read_image
-from posekit.engine.predict import ModelInfo, PredictOptions, Runner
+from posekit.engine.predict import ModelInfo, PredictOptions, Runner, dump_json, output_names
 from posekit.skeletons import get_skeleton
 from posekit.tasks.pose2d.codec import Pose2DCodec
 from posekit.tasks.pose2d.config import HeatmapCodecConfig
 from posekit.viz._figure import save_png
 from posekit.viz.overlay import draw_skeleton
 
-__all__ = ["KeypointImagePredictor", "Pose2DPrediction", "Pose2DPredictor", "read_boxes"]
+__all__ = [
+    "KeypointImagePredictor",
+    "Pose2DPrediction",
+    "Pose2DPredictor",
+    "boxes_for_inputs",
+    "check_boxes",
+    "read_boxes",
+]
 
 
 def read_boxes(path: Path | None) -> dict[str, np.ndarray]:
-    """Person boxes per image file name from a boxes JSON file (``{name: [[x0, y0, x1, y1],
-    ...]}``); {} without a file.
+    """Person boxes per image from a boxes JSON file (``{image: [[x0, y0, x1, y1], ...]}``,
+    ``[]`` for an image without people); {} without a file.
 
     Raises:
         FileNotFoundError, ValueError: a missing or malformed file (the message names it and
@@ -41,20 +48,94 @@ def read_boxes(path: Path | None) -> dict[str, np.ndarray]:
     if not path.is_file():
         raise FileNotFoundError(f"{path}: no such boxes file")
     try:
-        doc = json.loads(path.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as err:
+        doc = json.loads(path.read_text(encoding="utf-8"), parse_constant=_no_constant)
+    except (json.JSONDecodeError, UnicodeDecodeError, ValueError) as err:
         raise ValueError(f"{path}: malformed JSON: {err}") from None
     if not isinstance(doc, dict):
-        raise ValueError(f"{path}: expected an object {{image name: [[x0, y0, x1, y1], ...]}}")
+        raise ValueError(f"{path}: expected an object {{image: [[x0, y0, x1, y1], ...]}}")
     out = {}
     for name, boxes in doc.items():
-        arr = np.asarray(boxes, dtype=np.float64) if isinstance(boxes, list) else None
-        if arr is None or arr.ndim != 2 or arr.shape[1] != 4 or not np.isfinite(arr).all():
-            raise ValueError(f"{path}: {name}: expected a list of [x0, y0, x1, y1] boxes")
+        ok = isinstance(boxes, list) and all(
+            isinstance(b, list)
+            and len(b) == 4
+            and all(isinstance(v, int | float) and not isinstance(v, bool) for v in b)
+            for b in boxes
+        )
+        if not ok:
+            raise ValueError(
+                f"{path}: {name}: expected a list of [x0, y0, x1, y1] boxes (numbers), or [] "
+                f"for no person; got {json.dumps(boxes)[:80]}"
+            )
+        arr = np.asarray(boxes, dtype=np.float64).reshape(-1, 4)
+        if not np.isfinite(arr).all():
+            raise ValueError(f"{path}: {name}: expected finite numbers in every box")
         if ((arr[:, 2] <= arr[:, 0]) | (arr[:, 3] <= arr[:, 1])).any():
             raise ValueError(f"{path}: {name}: expected x1 > x0 and y1 > y0 in every box")
         out[name] = arr
     return out
+
+
+def _no_constant(name: str) -> None:
+    raise ValueError(f"{name} is not a number in JSON")
+
+
+def boxes_for_inputs(
+    boxes: dict[str, np.ndarray], inputs: Sequence[Path], source: Path | None
+) -> list[np.ndarray | None]:
+    """The boxes of each input image (None: no entry). A key names an input by its path as
+    given, its resolved path, or its file name when that name is unique among the inputs.
+
+    Raises:
+        ValueError: a key that matches no input, or a file name shared by several inputs
+            (the message names the key and the inputs).
+    """
+    out: list[np.ndarray | None] = [None] * len(inputs)
+    resolved = [Path(p).resolve() for p in inputs]
+    names: dict[str, list[int]] = {}
+    for i, p in enumerate(inputs):
+        names.setdefault(Path(p).name, []).append(i)
+    for key, arr in boxes.items():
+        hits = [i for i, p in enumerate(inputs) if key == str(p) or Path(key) == Path(p)]
+        hits = hits or [i for i, r in enumerate(resolved) if Path(key).resolve() == r]
+        if not hits and key in names:
+            hits = names[key]
+            if len(hits) > 1:
+                shared = ", ".join(str(inputs[i]) for i in hits)
+                raise ValueError(
+                    f"{source}: {key}: names {len(hits)} inputs ({shared}); key their boxes by path"
+                )
+        if not hits:
+            raise ValueError(
+                f"{source}: {key}: matches no input image; inputs: "
+                f"{', '.join(str(p) for p in inputs)}"
+            )
+        for i in hits:
+            if out[i] is not None:
+                raise ValueError(f"{source}: {key}: {inputs[i]} has boxes under two keys")
+            out[i] = arr
+    return out
+
+
+def check_boxes(boxes: np.ndarray, image_hw: tuple[int, int], where: str) -> None:
+    """Refuse boxes a crop cannot come from: entirely outside the image, or with corners
+    more than one image size beyond its edges.
+
+    Raises:
+        ValueError: naming ``where`` and the box.
+    """
+    H, W = image_hw
+    side = float(max(H, W))
+    for k, (x0, y0, x1, y1) in enumerate(boxes):
+        if min(x0, y0) < -side or x1 > W + side or y1 > H + side:
+            raise ValueError(
+                f"{where}: box {k} [{x0:g}, {y0:g}, {x1:g}, {y1:g}] reaches more than the image "
+                f"size ({W}x{H}) beyond the image"
+            )
+        if x1 <= -0.5 or y1 <= -0.5 or x0 >= W - 0.5 or y0 >= H - 0.5:
+            raise ValueError(
+                f"{where}: box {k} [{x0:g}, {y0:g}, {x1:g}, {y1:g}] lies outside the image "
+                f"({W}x{H})"
+            )
 
 
 @dataclass
@@ -102,15 +183,21 @@ class KeypointImagePredictor:
     def predict_files(
         self, inputs: Sequence[Path], out: Path, options: PredictOptions
     ) -> Iterator[str]:
-        """Find the people of image files; write ``<stem>.json`` (keypoints JSON, one entry per
-        person) and ``<stem>.png`` (the skeletons drawn) per input into ``out``; yield one
-        summary line per input. Every image is read before anything is written."""
-        boxes = read_boxes(options.boxes)
-        images = [(path, read_image(path)) for path in inputs]  # all checked before writing
-        out.mkdir(parents=True, exist_ok=True)
-        for path, image in images:
-            pred = self.predict(image, boxes.get(path.name))
-            found = np.isfinite(pred.keypoints).all(-1)  # joints a grouping left unplaced: score 0
+        """Find the people of image files; write ``<name>.json`` (keypoints JSON, one entry
+        per person) and ``<name>.png`` (the skeletons drawn) per input into ``out``; yield one
+        summary line per input. Output names are the inputs' stems, made distinct where they
+        collide (`output_names`). Every image and box is read, checked and predicted before
+        anything is written."""
+        boxes = boxes_for_inputs(read_boxes(options.boxes), inputs, options.boxes)
+        images = [read_image(path) for path in inputs]
+        for path, image, bx in zip(inputs, images, boxes, strict=True):
+            if bx is not None:
+                check_boxes(bx, image.shape[:2], f"{options.boxes}: {path}")
+        names = output_names(inputs)
+        results = []
+        for path, image, bx in zip(inputs, images, boxes, strict=True):
+            pred = self.predict(image, bx)
+            found = np.isfinite(pred.keypoints).all(-1)  # joints a grouping left unplaced
             kps = np.where(found[..., None], pred.keypoints, 0.0)
             scs = np.where(found, pred.scores, 0.0)
             people = [
@@ -132,13 +219,21 @@ class KeypointImagePredictor:
                 "model": self.info.model,
                 "people": people,
             }
-            out_json = out / f"{path.stem}.json"
-            atomic_write(out_json, (json.dumps(doc, indent=1) + "\n").encode())
+            try:
+                text = dump_json(doc)
+            except ValueError as err:
+                raise ValueError(f"{path}: {err}") from None
+            results.append((kps, scs, pred.skeleton, text, len(people)))
+        out.mkdir(parents=True, exist_ok=True)
+        for path, image, name, (kps, scs, skeleton, text, n) in zip(
+            inputs, images, names, results, strict=True
+        ):
             if options.pictures:
                 thick = max(2, round(max(image.shape[:2]) / 250))
-                pic = draw_skeleton(image, kps, scs > 0.2, pred.skeleton, thick)
-                save_png(out / f"{path.stem}.png", pic)
-            yield f"{path}: {len(people)} person(s) -> {out_json}"
+                save_png(out / f"{name}.png", draw_skeleton(image, kps, scs > 0.2, skeleton, thick))
+            out_json = out / f"{name}.json"
+            atomic_write(out_json, text)
+            yield f"{path}: {n} person(s) -> {out_json}"
 
 
 class Pose2DPredictor(KeypointImagePredictor):
