@@ -184,3 +184,50 @@ def test_bad_boxes_exit_2_and_write_nothing(
     err = capsys.readouterr().err
     assert re.search(match, err) and "Traceback" not in err, err
     assert not out.exists()
+
+
+PREDICT_CASES = 60
+
+
+def test_predict_fuzzed_keypoint_files_exit_0_or_2_and_never_half_write(
+    lifter: Path, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    """Mutated keypoints JSON through the whole command (reader, checks, network, writer)."""
+    import contextlib
+    import io
+
+    from fuzz_strategies import mutated_json
+    from hypothesis import HealthCheck, given, settings
+
+    tried = {"n": 0, "refused": 0}
+
+    @settings(
+        max_examples=PREDICT_CASES,
+        derandomize=True,
+        deadline=None,
+        suppress_health_check=list(HealthCheck),
+    )
+    @given(data=mutated_json(_frame(K=[[600.0, 0.0, 320.0], [0.0, 600.0, 240.0], [0.0, 0.0, 1.0]])))
+    def run(data: bytes) -> None:
+        tried["n"] += 1
+        root = tmp_path_factory.mktemp("fuzz_predict")
+        inp = root / "k.json"
+        inp.write_bytes(data)
+        out = root / "out"
+        err = io.StringIO()
+        with contextlib.redirect_stderr(err), contextlib.redirect_stdout(io.StringIO()):
+            code = main(["predict", str(lifter), str(inp), "--out", str(out), "--no-pictures"])
+        assert code in (0, 2), err.getvalue()
+        if code == 2:
+            tried["refused"] += 1
+            msg = err.getvalue().strip()
+            assert msg.count("\n") == 0 and "Traceback" not in msg and "k.json" in msg, msg
+            assert not out.exists()
+        else:
+            doc = json.loads((out / "k.json").read_text())  # strict JSON: no NaN tokens
+            for frame in doc["frames"]:
+                for person in frame["people"]:
+                    assert np.isfinite(np.array(person["joints3d_m"])).all()
+
+    run()
+    assert tried["n"] >= PREDICT_CASES and 0 < tried["refused"] < tried["n"]

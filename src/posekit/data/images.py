@@ -15,7 +15,11 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-__all__ = ["ImageError", "read_depth", "read_image"]
+__all__ = ["MAX_IMAGE_PIXELS", "ImageError", "read_depth", "read_image"]
+
+#: Most pixels an image or depth map may have (10,000 x 10,000): a file declaring more is
+#: refused from its header, before any pixel is decoded.
+MAX_IMAGE_PIXELS = 100_000_000
 
 
 class ImageError(ValueError):
@@ -31,6 +35,27 @@ def _read_bytes(path: Path) -> bytes:
     return data
 
 
+def _check_size(path: Path, data: bytes) -> None:
+    """Refuse a file whose header declares more than `MAX_IMAGE_PIXELS` pixels (formats
+    Pillow cannot identify are left to OpenCV)."""
+    import io
+    import warnings
+
+    from PIL import Image
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # Pillow's own decompression-bomb warning
+            with Image.open(io.BytesIO(data)) as im:
+                w, h = im.size
+    except Image.DecompressionBombError as err:  # over twice Pillow's own limit
+        raise ImageError(f"{path}: {err}; expected at most {MAX_IMAGE_PIXELS:,} pixels") from None
+    except Exception:  # Pillow raises many types on headers it cannot read
+        return
+    if w * h > MAX_IMAGE_PIXELS:
+        raise ImageError(f"{path}: {w}x{h} pixels; expected at most {MAX_IMAGE_PIXELS:,} pixels")
+
+
 def read_image(path: str | Path) -> np.ndarray:
     """An RGB uint8 image from a file (see the module docstring for the conversions).
 
@@ -43,6 +68,7 @@ def read_image(path: str | Path) -> np.ndarray:
     """
     path = Path(path)
     data = _read_bytes(path)
+    _check_size(path, data)
     img = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
     if img is None or img.size == 0:
         raise ImageError(
@@ -70,6 +96,21 @@ def read_image(path: str | Path) -> np.ndarray:
     raise ImageError(f"{path}: {channels} channels; expected 1 (gray), 3 (RGB) or 4 (RGBA)")
 
 
+def _npy_header(path: Path) -> tuple[tuple[int, ...], np.dtype]:
+    """(shape, dtype) from a ``.npy`` header, without reading the array."""
+    try:
+        with path.open("rb") as f:
+            version = np.lib.format.read_magic(f)
+            if version == (1, 0):
+                shape, _, dtype = np.lib.format.read_array_header_1_0(f)
+            else:
+                shape, _, dtype = np.lib.format.read_array_header_2_0(f)
+    except Exception as err:  # numpy raises ValueError, SyntaxError, ... on a bad header
+        first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        raise ImageError(f"{path}: not a readable .npy array: {first}") from None
+    return tuple(int(n) for n in shape), np.dtype(dtype)
+
+
 def read_depth(path: str | Path, depth_scale_m: float = 0.001) -> np.ndarray:
     """A depth map in metres from a 16-bit PNG (units of ``depth_scale_m``) or a ``.npy``.
 
@@ -85,17 +126,21 @@ def read_depth(path: str | Path, depth_scale_m: float = 0.001) -> np.ndarray:
     path = Path(path)
     if path.suffix == ".npy":
         _read_bytes(path)
-        try:
-            arr = np.load(path, allow_pickle=False)
-        except (ValueError, OSError) as err:
-            raise ImageError(f"{path}: not a readable .npy array: {err}") from None
-        if arr.ndim != 2 or not np.issubdtype(arr.dtype, np.number):
+        shape, dtype = _npy_header(path)
+        count = int(np.prod(shape)) if shape else 1
+        if count > MAX_IMAGE_PIXELS:
+            raise ImageError(f"{path}: {shape}; expected at most {MAX_IMAGE_PIXELS:,} values")
+        if len(shape) != 2 or not np.issubdtype(dtype, np.number):
             raise ImageError(
-                f"{path}: expected an (H, W) array of depths in metres, got {arr.dtype} {arr.shape}"
+                f"{path}: expected an (H, W) array of depths in metres, got {dtype} {shape}"
             )
-        depth = arr.astype(np.float32)
+        try:
+            depth = np.array(np.load(path, allow_pickle=False), dtype=np.float32)
+        except (ValueError, OSError, EOFError) as err:  # a truncated file behind the header
+            raise ImageError(f"{path}: not a readable .npy array: {err}") from None
     else:
         data = _read_bytes(path)
+        _check_size(path, data)
         img = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
         if img is None:
             raise ImageError(f"{path}: not a readable image (corrupt or truncated?)")
