@@ -120,7 +120,7 @@ def _nose_forward(j: np.ndarray) -> np.ndarray:
 @pytest.mark.skipif(not (SHARED / "h36m_poses").is_dir(), reason="../shared/data is absent")
 def test_real_h36m_poses_reader() -> None:
     real = RealH36MPoses(SHARED / "h36m_poses", subjects=("S1",), stride=4)
-    raw = RealH36MPoses(SHARED / "h36m_poses", subjects=("S1",), stride=4, fix_handedness=False)
+    raw = RealH36MPoses(SHARED / "h36m_poses", subjects=("S1",), stride=4, handedness="correct")
     j = real.joints_rel_m.numpy()
     assert j.shape[1:] == (17, 3) and len(real) == len(real.labels["action"]) > 2000
     assert set(real.labels["subject"]) == {"S1"} and "walking" in set(real.labels["action"])
@@ -129,6 +129,49 @@ def test_real_h36m_poses_reader() -> None:
     assert (j[:, I["head_top"], 2] > 0).mean() > 0.9  # Z up
     with pytest.raises(FileNotFoundError, match="h36m_poses"):
         RealH36MPoses(SHARED / "nowhere" / "h36m_poses")
+
+
+@pytest.mark.skipif(not (SHARED / "h36m_poses").is_dir(), reason="../shared/data is absent")
+def test_real_h36m_poses_handedness_is_detected(tmp_path: Path) -> None:
+    """The shared files are mirrored and get flipped; a corrected copy is read as it is (it
+    used to be flipped too, which silently gave ~257 mm); an explicit switch overrides."""
+    from posekit.data.lifting.pools import detect_handedness, nose_forward_fraction
+
+    with np.load(SHARED / "h36m_poses" / "S1.npz") as data:
+        joints, action = data["joints3d"][::8].copy(), data["action"][::8]
+    assert nose_forward_fraction(joints) < 0.05 and detect_handedness(joints) == "mirrored"
+    shared = RealH36MPoses(SHARED / "h36m_poses", subjects=("S1",), stride=8)
+    assert shared.handedness == {"S1": "mirrored"} and "y negated" in shared.source
+    assert _nose_forward(shared.joints_rel_m.numpy()).mean() > 0.9
+
+    fixed = joints.copy()
+    fixed[..., 1] *= -1.0  # a correctly handed copy of the file
+    np.savez(tmp_path / "S1.npz", joints3d=fixed, action=action)
+    corrected = RealH36MPoses(tmp_path, subjects=("S1",))
+    assert corrected.handedness == {"S1": "correct"}
+    np.testing.assert_array_equal(corrected.joints_rel_m.numpy(), shared.joints_rel_m.numpy())
+    forced = RealH36MPoses(tmp_path, subjects=("S1",), handedness="mirrored")
+    assert _nose_forward(forced.joints_rel_m.numpy()).mean() < 0.1  # told wrong: flipped
+
+    half = np.concatenate([joints[:200], fixed[:200]])  # as many of each: cannot tell
+    np.savez(tmp_path / "S5.npz", joints3d=half, action=np.concatenate([action[:200]] * 2))
+    with pytest.raises(ValueError, match=r"S5\.npz: cannot tell the handedness.*'mirrored'"):
+        RealH36MPoses(tmp_path, subjects=("S5",))
+    with pytest.raises(ValueError, match="handedness: expected one of"):
+        RealH36MPoses(tmp_path, subjects=("S1",), handedness="left")
+
+
+@pytest.mark.skipif(not (SHARED / "h36m_poses").is_dir(), reason="../shared/data is absent")
+def test_duplicated_takes_are_found() -> None:
+    from posekit.data.lifting.pools import duplicated_takes
+
+    s8 = RealH36MPoses(SHARED / "h36m_poses", subjects=("S8",), stride=3)
+    s5 = RealH36MPoses(SHARED / "h36m_poses", subjects=("S5",))
+    dup = duplicated_takes(s8, s5)
+    assert set(s8.labels["action"][dup]) == {"smoking"}
+    assert dup.sum() == (s8.labels["action"] == "smoking").sum()
+    s7 = RealH36MPoses(SHARED / "h36m_poses", subjects=("S7",), stride=3)
+    assert not duplicated_takes(s7, s5).any()
 
 
 @pytest.mark.skipif(
@@ -155,7 +198,7 @@ def test_real_h36m_poses_frame_matches_the_cameras() -> None:
         return float(np.degrees(np.arccos(np.clip(cos, -1, 1))).mean(-1).min())
 
     fixed = bone_angle_deg(RealH36MPoses(SHARED / "h36m_poses", subjects=("S1",)))
-    raw = bone_angle_deg(RealH36MPoses(SHARED / "h36m_poses", ("S1",), fix_handedness=False))
+    raw = bone_angle_deg(RealH36MPoses(SHARED / "h36m_poses", ("S1",), handedness="correct"))
     assert fixed < 10.0 < 15.0 < raw
 
 

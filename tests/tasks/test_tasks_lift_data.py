@@ -99,7 +99,7 @@ def test_validation_set_is_fixed_and_independent_of_the_seed() -> None:
     spread = materialize(finite, 10)  # evenly spread, not the first 10
     assert torch.equal(spread["joints3d"], every["joints3d"][::5])
     both = ToyLift("val", finite=20)  # a sampler that also has a length
-    assert _same(materialize(both, 0), lift_batch(both.get_batch(torch.arange(20))))
+    assert _same(materialize(both, 0), lift_batch(both.get_batch(torch.arange(20)), camera=True))
     assert materialize(both, 5)["joints3d"].shape[0] == 5
     batches = TensorBatches(a, 32)
     assert len(batches) == 4 and batches[3]["joints3d"].shape[0] == 4

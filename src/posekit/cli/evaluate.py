@@ -10,18 +10,28 @@ from typing import Any
 
 from posekit.cli.train import add_set_option, collect_overrides
 
-__all__ = ["add_parser", "default_output", "format_report"]
+__all__ = ["add_parser", "coverage", "default_output", "format_report"]
 
 _EPILOG = """\
 examples:
   posekit eval runs/lift_martinez_tiny/checkpoints/best.ckpt
   posekit eval best.ckpt --data real_h36m_poses --set data.val_size=0
+  posekit eval best.ckpt --data real_h36m_poses --set 'data.val_params={val_subjects: [S7]}'
+  posekit eval best.ckpt --data my_cases.npz      # a lifter on your own 2D + K + 3D
   posekit eval best.ckpt --data h36m_npz --set data.val_params.data_3d=data_3d_h36m.npz \\
       data.val_params.cameras=cameras.pkl data.val_size=0
+  posekit eval pose2d.ckpt --data coco --set data.val_params.annotations=person_keypoints.json
 
 The model is rebuilt from the checkpoint alone. Without --data it is evaluated on the
-validation data of its own experiment. The results are written as JSON next to the checkpoint
-(<name>.eval.json, or <name>.eval.<source>.json with --data) or to --out.
+validation data of its own experiment. The "data:" line says how many samples were scored, of
+how many: data.val_size (the experiment's, 4096 by default) samples are scored; --set
+data.val_size=0 scores every item of a finite source once. A lifter reads a file given
+to --data (every sample of it): a keypoints JSON whose frames have "K" and whose people have
+"joints3d" (camera frame, metres, h36m17), or an npz with keypoints2d (N, J, 2) px, K (N, 3, 3)
+or (3, 3), joints3d (N, J, 3) m and optional visibility (N, J); see
+posekit.tasks.lift.keypoints_file. The results are written as JSON next to the checkpoint
+(<name>.eval.json, <name>.eval.<source>.json with --data, <name>.eval.<file stem>.json with a
+file) or to --out.
 """
 
 
@@ -37,8 +47,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--data",
         default=None,
-        metavar="SOURCE",
-        help="data source to evaluate on (default: the experiment's validation data)",
+        metavar="SOURCE|FILE",
+        help="data source to evaluate on (default: the experiment's validation data); for a "
+        "lifter also a .json / .npz file of 2D keypoints, K and 3D ground truth",
     )
     add_set_option(p)
     p.add_argument("--out", type=Path, default=None, help="JSON file to write")
@@ -61,15 +72,40 @@ def _fmt(value: Any) -> str:
     return "-" if value != value else f"{value:.4g}" if abs(value) < 10 else f"{value:.1f}"
 
 
+def coverage(report: Any) -> str:
+    """How much of its data an `EvalReport` scored, e.g. ``4,096 of 13,018 samples (evenly
+    spaced; data.val_size=4096, --set data.val_size=0 scores all)``."""
+    n = report.evaluation.num_samples
+    total = getattr(report, "num_available", None)
+    size = getattr(report, "val_size", None)
+    if getattr(report, "drawn", False):
+        pool = f" from {total:,} items" if total is not None else " from an unlimited sampler"
+        text = f"{n:,} samples drawn at random{pool} (data.val_size={size}"
+        if total is not None:
+            return text + "; --set data.val_size=0 scores every item once)"
+        return text + ")"
+    if total is None:
+        return f"{n:,} samples"
+    if n >= total:
+        return f"{n:,} of {total:,} samples (all)"
+    return (
+        f"{n:,} of {total:,} samples (evenly spaced; data.val_size={size}, "
+        "--set data.val_size=0 scores all)"
+    )
+
+
 def format_report(report: Any) -> str:
     """The summary table and the per-joint table of an `EvalReport`, as text."""
     from posekit.metrics import format_joint_table
 
     ev = report.evaluation
+    data = report.data_source
+    if getattr(report, "data_file", None):
+        data = f"{report.data_file} ({report.data_source})"
     lines = [
         f"checkpoint: {report.checkpoint} (task {report.task}, model {report.model} "
         f"{report.preset}, step {report.step})",
-        f"data: {report.data_source} ({ev.num_samples} samples)",
+        f"data: {data}: scored {coverage(report)}",
         "",
         f"{'metric':<14} {'value':>10}",
         "-" * 25,
@@ -101,7 +137,8 @@ def run(args: argparse.Namespace) -> int:
         progress=not args.quiet,
     )
     print(format_report(report))
-    out = args.out if args.out is not None else default_output(args.checkpoint, args.data)
+    name = Path(report.data_file).stem if report.data_file else args.data
+    out = args.out if args.out is not None else default_output(args.checkpoint, name)
     out.parent.mkdir(parents=True, exist_ok=True)
     text = json.dumps(report_to_dict(report), indent=2) + "\n"
     atomic_write(out, text.encode())

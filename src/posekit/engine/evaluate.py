@@ -1,9 +1,16 @@
 """Evaluate a checkpoint: rebuild its task module and model from the checkpoint alone, run it on
-the validation data of its experiment (or another data source), report metrics per joint.
+the validation data of its experiment (another data source, or a file), report metrics per
+joint and how much of the data they cover.
+
+A task module may declare ``file_source``: the data source that reads a file given in place of
+a source name (``lift``: ``keypoints_file``, `posekit.tasks.lift.keypoints_file`). The batches
+its ``evaluation_batches`` returns may carry ``num_available`` (items of the source) and
+``drawn`` (True where the samples were drawn at random from a sampler), which the report keeps.
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,7 +23,13 @@ from posekit.engine.checkpoint import CheckpointError, load_checkpoint
 from posekit.engine.config import ExperimentConfig, config_to_dict, load_config
 from posekit.models import list_models
 
-__all__ = ["EvalReport", "evaluate_checkpoint", "module_from_checkpoint", "report_to_dict"]
+__all__ = [
+    "EvalReport",
+    "evaluate_checkpoint",
+    "is_data_file",
+    "module_from_checkpoint",
+    "report_to_dict",
+]
 
 
 @dataclass
@@ -29,7 +42,11 @@ class EvalReport:
         model: registry name; preset: its preset.
         step: the training step it was saved at.
         data_source: the data source evaluated on; data_params: its parameters.
-        evaluation: metrics and per-joint columns.
+        evaluation: metrics and per-joint columns (``evaluation.num_samples`` scored).
+        num_available: items of the data source (None: unknown, or an unlimited sampler).
+        drawn: the samples were drawn at random (with replacement) from a sampler.
+        val_size: ``data.val_size`` (0: every item of a finite source).
+        data_file: the file evaluated on (``--data FILE``), else None.
     """
 
     checkpoint: Path
@@ -40,6 +57,10 @@ class EvalReport:
     data_source: str
     data_params: dict[str, Any]
     evaluation: TaskEvaluation
+    num_available: int | None = None
+    drawn: bool = False
+    val_size: int = 0
+    data_file: str | None = None
 
 
 def module_from_checkpoint(
@@ -86,6 +107,20 @@ def module_from_checkpoint(
     return module, config, ckpt
 
 
+def is_data_file(source: str) -> bool:
+    """Whether ``source`` names a file rather than a data source: not a registered source name,
+    and an existing file, or a path (a folder separator or a suffix) that is not an import path
+    ``"module:factory"``."""
+    from posekit.engine.sources import list_data_sources
+
+    if source in list_data_sources():
+        return False
+    path = Path(source)
+    if path.is_file():
+        return True
+    return ":" not in source and (path.suffix != "" or "/" in source or os.sep in source)
+
+
 def evaluate_checkpoint(
     path: str | Path,
     source: str | None = None,
@@ -99,7 +134,9 @@ def evaluate_checkpoint(
         path: a checkpoint written by ``posekit train``.
         source: a data source name or import path; its parameters are ``data.val_params``
             (``--set data.val_params.KEY=VALUE``), or ``data.params`` when ``source`` is the
-            training source. A source of another task is refused.
+            training source. A source of another task is refused. A file (`is_data_file`) is
+            read by the task's ``file_source`` with ``{"path": source}``, every sample of it
+            unless ``data.val_size`` is overridden.
         overrides: ``KEY=VALUE`` changes to the stored experiment (e.g. ``data.val_size=0``).
         device: where to run the model.
         progress: show a progress bar.
@@ -107,7 +144,21 @@ def evaluate_checkpoint(
     module, config, ckpt = module_from_checkpoint(path, overrides)
     module.to(device)
     d = config.data
-    if source is None:
+    data_file = None
+    if source is not None and is_data_file(source):
+        file_source = getattr(module, "file_source", None)
+        if file_source is None:
+            from posekit.engine.sources import list_data_sources
+
+            raise ValueError(
+                f"{source}: task {config.task!r} reads no evaluation data from a file; give a "
+                f"data source: {', '.join(list_data_sources(config.task)) or 'none'}"
+            )
+        data_file = source
+        name, params = file_source, {"path": data_file}
+        if not any(o.strip().startswith("data.val_size=") for o in overrides):
+            d.val_size = 0  # a user's own file: every sample unless --set data.val_size=N
+    elif source is None:
         name = d.val_source or d.source
         params = d.val_params if d.val_params is not None else d.params
     else:
@@ -117,6 +168,7 @@ def evaluate_checkpoint(
         )
     batches, total = module.evaluation_batches(config, name, params)
     evaluation = module.evaluate(batches, progress=progress, total=total)
+    available = getattr(batches, "num_available", None)
     meta = ckpt[METADATA_KEY]
     return EvalReport(
         checkpoint=Path(path),
@@ -127,6 +179,10 @@ def evaluate_checkpoint(
         data_source=name,
         data_params=dict(params or {}),
         evaluation=evaluation,
+        num_available=None if available is None else int(available),
+        drawn=bool(getattr(batches, "drawn", False)),
+        val_size=int(d.val_size),
+        data_file=data_file,
     )
 
 
@@ -148,6 +204,9 @@ def report_to_dict(report: EvalReport) -> dict[str, Any]:
         "step": report.step,
         "data": {"source": report.data_source, "params": config_to_dict(report.data_params)},
         "num_samples": ev.num_samples,
+        "num_available": report.num_available,
+        "drawn": report.drawn,
+        "val_size": report.val_size,
         "skeleton": ev.skeleton,
         "metrics": {k: _num(v) for k, v in ev.metrics.items()},
         "per_joint": per_joint,

@@ -17,6 +17,7 @@ from __future__ import annotations
 import hashlib
 import inspect
 import json
+import logging
 import os
 import time
 from collections.abc import Mapping, Sequence
@@ -31,13 +32,19 @@ from posekit._io import atomic_write_npz
 from posekit.skeletons import get_skeleton
 
 __all__ = [
+    "HANDEDNESS",
     "PosePool",
     "RealH36MPoses",
     "SyntheticPosePool",
+    "detect_handedness",
+    "duplicated_takes",
+    "nose_forward_fraction",
     "pose_cache_dir",
     "sampler_fingerprint",
     "shared_data_dir",
 ]
+
+_LOG = logging.getLogger(__name__)
 
 _POOL_FORMAT = 1  # bump when the way a synthetic pool is made changes, to invalidate caches
 _SOURCE_MODULES = (
@@ -284,36 +291,107 @@ def _generate(
     }
 
 
+#: ``RealH36MPoses(handedness=...)``: ``auto`` (detect per file), ``mirrored`` (negate y),
+#: ``correct`` (read as they are).
+HANDEDNESS = ("auto", "mirrored", "correct")
+
+
+def nose_forward_fraction(joints: np.ndarray | torch.Tensor, skeleton: str = "h36m17") -> float:
+    """The fraction of poses whose nose is in front of the thorax in a right-handed frame.
+
+    "In front" is along ``left x up``, with left from the right to the left hip and up from the
+    pelvis to the thorax: about 1 for real (correctly handed) poses, about 0 for mirror images.
+
+    Shapes:
+        joints: (N, J, 3) in ``skeleton`` (which needs pelvis, hips, thorax and neck_nose).
+    """
+    sk = get_skeleton(skeleton)
+    j = np.asarray(joints, np.float64)
+    check_shape(j, "joints", f"N {sk.num_joints} 3")
+    i = {name: sk.index(name) for name in ("pelvis", "l_hip", "r_hip", "thorax", "neck_nose")}
+    left = j[:, i["l_hip"]] - j[:, i["r_hip"]]  # (N, 3)
+    up = j[:, i["thorax"]] - j[:, i["pelvis"]]
+    forward = np.cross(left, up)
+    nose = j[:, i["neck_nose"]] - j[:, i["thorax"]]
+    return float(((nose * forward).sum(-1) > 0).mean()) if len(j) else float("nan")
+
+
+def detect_handedness(joints: np.ndarray | torch.Tensor, where: str = "poses") -> str:
+    """``"correct"`` when the nose is in front of the thorax (`nose_forward_fraction`) in most
+    poses, ``"mirrored"`` when behind.
+
+    Raises:
+        ValueError: neither holds for at least 75 % of the poses (the message names ``where``).
+    """
+    f = nose_forward_fraction(joints)
+    if f >= 0.75:
+        return "correct"
+    if f <= 0.25:
+        return "mirrored"
+    raise ValueError(
+        f"{where}: cannot tell the handedness: the nose is in front of the thorax in "
+        f"{100 * f:.0f} % of the poses; pass handedness='mirrored' or 'correct'"
+    )
+
+
+def duplicated_takes(pool: PosePool, reference: PosePool) -> np.ndarray:
+    """A mask of ``pool``'s poses whose take (subject, action) is a copy of one of
+    ``reference``'s: every pose of the take is, bit for bit, a pose of another subject's take
+    of the same action (so a take read with a stride is found in the full one). Both pools
+    need ``subject`` and ``action`` labels. Human3.6M's S8 smoking and S6 posing repeat S5's.
+
+    Shapes:
+        return: (len(pool),) bool.
+    """
+    mask = np.zeros(len(pool), bool)
+    js, jr = pool.joints_rel_m.numpy(), reference.joints_rel_m.numpy()
+    subj, act = pool.labels["subject"], pool.labels["action"]
+    rsubj, ract = reference.labels["subject"], reference.labels["action"]
+    for s, a in sorted(set(zip(subj.tolist(), act.tolist(), strict=True))):
+        take = (subj == s) & (act == a)
+        for r in sorted(set(rsubj[ract == a].tolist()) - {s}):
+            other = {row.tobytes() for row in jr[(rsubj == r) & (ract == a)]}
+            if all(row.tobytes() in other for row in js[take]):
+                mask |= take
+    return mask
+
+
 class RealH36MPoses(PosePool):
     """Real Human3.6M 3D poses from ``<root>/S*.npz`` (``joints3d`` (N, 17, 3), ``action``).
 
     Args:
         root: the folder of the npz files; default ``shared_data_dir() / "real/h36m_poses"``.
         subjects: which subjects' files to read (e.g. ``("S1", "S5")``).
-        fix_handedness: negate y (see Convention).
+        handedness: ``auto`` (default): per file, `detect_handedness` and negate y of a
+            mirrored one; ``mirrored``: negate y of every file; ``correct``: read them as
+            they are (see Convention).
         stride: keep every ``stride``-th pose of each file.
 
     Attributes:
         joints_rel_m: (N, 17, 3) float32, root-relative, world Z up, metres.
         labels: ``"action"`` (N,) str, ``"subject"`` (N,) str.
+        handedness: subject -> ``"mirrored"`` (its file was mirrored, y negated here) or
+            ``"correct"``: what was found (``auto``) or given; also logged.
 
     Convention:
-        The files hold mirror images of the real poses: in a right-handed frame their nose is
-        behind the thorax (98% of S1's poses). Negating y (the default) gives proper poses in
-        Human3.6M's own world frame (Z up): rotated into a real camera with its released
-        extrinsics, the files' S1 Directions and S8 WalkDog poses then match the camera-frame
-        ground truth of those frames (mean bone-direction error 7° and 5°, against 24° and 18°
-        without the fix); negating x instead gives the same poses turned 180° about Z.
+        The files of ``shared/data/real/h36m_poses`` hold mirror images of the real poses: in
+        a right-handed frame their nose is behind the thorax (98% of S1's poses). Negating y
+        gives proper poses in Human3.6M's own world frame (Z up): rotated into a real camera
+        with its released extrinsics, the files' S1 Directions and S8 WalkDog poses then match
+        the camera-frame ground truth of those frames (mean bone-direction error 7° and 5°,
+        against 24° and 18° without the fix); negating x instead gives the same poses turned
+        180° about Z. A corrected file (nose in front) is read as it is under ``auto``.
 
     Raises:
         FileNotFoundError: when the folder or a subject's file is missing.
+        ValueError: ``auto`` cannot tell a file's handedness; a bad argument.
     """
 
     def __init__(
         self,
         root: str | os.PathLike | None = None,
         subjects: Sequence[str] = ("S1", "S5", "S6", "S7", "S8"),
-        fix_handedness: bool = True,
+        handedness: str = "auto",
         stride: int = 1,
     ) -> None:
         folder = Path(root) if root is not None else shared_data_dir() / "real" / "h36m_poses"
@@ -324,7 +402,12 @@ class RealH36MPoses(PosePool):
             )
         if stride < 1:
             raise ValueError(f"stride: expected >= 1, got {stride}")
+        if handedness not in HANDEDNESS:
+            raise ValueError(f"handedness: expected one of {HANDEDNESS}, got {handedness!r}")
+        if isinstance(subjects, str):
+            subjects = (subjects,)
         joints, actions, subj = [], [], []
+        self.handedness: dict[str, str] = {}
         for s in subjects:
             path = folder / f"{s}.npz"
             if not path.exists():
@@ -333,13 +416,21 @@ class RealH36MPoses(PosePool):
                 j = np.asarray(data["joints3d"], np.float32)[::stride]
                 a = np.asarray(data["action"]).astype(str)[::stride]
             check_shape(j, f"{path.name}: joints3d", "N 17 3")
+            found = detect_handedness(j, str(path)) if handedness == "auto" else handedness
+            if found == "mirrored":
+                j = j.copy()
+                j[..., 1] *= -1.0
+            self.handedness[s] = found
             joints.append(j)
             actions.append(a)
             subj.append(np.full(len(j), s))
         if not joints:
             raise ValueError("subjects: expected at least one subject")
-        j = np.concatenate(joints)
-        if fix_handedness:
-            j[..., 1] *= -1.0
+        how = ", ".join(f"{s} {h}" for s, h in self.handedness.items())
+        _LOG.info("Human3.6M poses in %s: handedness %s (%s)", folder, how, handedness)
         labels = {"action": np.concatenate(actions), "subject": np.concatenate(subj)}
-        super().__init__(j, "h36m17", labels, f"Human3.6M {','.join(subjects)}")
+        mirrored = [s for s, h in self.handedness.items() if h == "mirrored"]
+        note = f"; y negated in mirrored {','.join(mirrored)}" if mirrored else ""
+        super().__init__(
+            np.concatenate(joints), "h36m17", labels, f"Human3.6M {','.join(subjects)}{note}"
+        )

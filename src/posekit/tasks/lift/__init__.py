@@ -25,6 +25,10 @@ TASK = TaskSpec(
             "posekit.tasks.lift.sources:real_h36m_poses",
             "real Human3.6M 3D poses (per-subject npz) seen by random virtual cameras",
         ),
+        "keypoints_file": SourceEntry(
+            "posekit.tasks.lift.sources:keypoints_file",
+            "a file of 2D keypoints + K + 3D ground truth (.json or .npz; posekit eval --data)",
+        ),
     },
     loss=LiftLossConfig,
     models=("martinez", "lcn", "smplr_dae"),

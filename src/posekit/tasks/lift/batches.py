@@ -8,12 +8,16 @@ A lifting source (what a ``lift`` data-source factory returns) is either
 - a *finite set*: ``len(source)`` and ``source[i] -> Mapping[str, array]`` (optionally a fast
   ``source.get_batch(indices)``); training then walks a per-epoch permutation.
 
-Both yield the keys of `LIFT_KEYS` (others are ignored):
+Both yield the keys of `LIFT_KEYS` and optionally those of `CAMERA_KEYS` (others are
+ignored); the validation set (`materialize`) keeps the camera keys, from which evaluation makes
+the model's input as the predictor does (`posekit.tasks.lift.inputs.lifter_inputs`):
 
 Shapes:
     keypoints2d: (B, J, 2) float, the model's input coordinates (NaN allowed where invisible).
     visibility: (B, J) bool.
     joints3d: (B, J, 3) float, root-relative camera metres (NaN: missing ground truth).
+    keypoints2d_px: (B, J, 2) float, the same 2D joints in pixels (optional, with K).
+    K: (B, 3, 3) float, the intrinsics of those pixels (optional, with keypoints2d_px).
 
 Determinism: the batch of step s on rank r depends only on (seed, r, s) (see
 `posekit.engine.seeding`), so resuming, the number of workers and DDP do not change the data.
@@ -34,6 +38,7 @@ from posekit._checks import check_shape
 from posekit.engine.seeding import STREAM_STATS, STREAM_TRAIN, STREAM_VAL, make_generator
 
 __all__ = [
+    "CAMERA_KEYS",
     "LIFT_KEYS",
     "TensorBatches",
     "TrainStream",
@@ -45,6 +50,8 @@ __all__ = [
 ]
 
 LIFT_KEYS = ("keypoints2d", "visibility", "joints3d")
+#: Optional keys: the 2D input in pixels and its intrinsics (both or neither).
+CAMERA_KEYS = ("keypoints2d_px", "K")
 
 #: Samples drawn per call while building the validation set or statistics from a sampler.
 _CHUNK = 4096
@@ -66,12 +73,16 @@ def _tensor(x: Any) -> Tensor:
     return x if torch.is_tensor(x) else torch.as_tensor(np.asarray(x))
 
 
-def lift_batch(batch: Mapping[str, Any], name: str = "batch") -> dict[str, Tensor]:
-    """The `LIFT_KEYS` of a batch as tensors (float32 coordinates, bool visibility), checked.
+def lift_batch(
+    batch: Mapping[str, Any], name: str = "batch", camera: bool = False
+) -> dict[str, Tensor]:
+    """The `LIFT_KEYS` of a batch as tensors (float32 coordinates, bool visibility), checked;
+    with ``camera``, also its `CAMERA_KEYS` when it has both.
 
     Shapes:
         batch["keypoints2d"]: (B, J, 2); batch["visibility"]: (B, J); batch["joints3d"]:
-        (B, J, 3) → the same, as tensors.
+        (B, J, 3); batch["keypoints2d_px"]: (B, J, 2); batch["K"]: (B, 3, 3) or (3, 3) →
+        the same, as tensors (K always (B, 3, 3)).
     """
     missing = [k for k in LIFT_KEYS if k not in batch]
     if missing:
@@ -83,27 +94,39 @@ def lift_batch(batch: Mapping[str, Any], name: str = "batch") -> dict[str, Tenso
     out["keypoints2d"] = out["keypoints2d"].to(torch.float32)
     out["joints3d"] = out["joints3d"].to(torch.float32)
     out["visibility"] = out["visibility"] > 0
+    if camera and all(k in batch for k in CAMERA_KEYS):
+        px = _tensor(batch["keypoints2d_px"])
+        check_shape(px, f"{name}: keypoints2d_px", "B J 2", dims)
+        K = _tensor(batch["K"]).to(torch.float32)
+        if K.shape == (3, 3):
+            K = K.expand(dims["B"], 3, 3)
+        check_shape(K, f"{name}: K", "B 3 3", dims)
+        out["keypoints2d_px"], out["K"] = px.to(torch.float32), K
     return out
 
 
 def _collate(items: Sequence[Mapping[str, Any]]) -> dict[str, Tensor]:
-    return {k: torch.stack([_tensor(it[k]) for it in items]) for k in LIFT_KEYS}
+    keys = [*LIFT_KEYS, *(k for k in CAMERA_KEYS if all(k in it for it in items))]
+    return {k: torch.stack([_tensor(it[k]) for it in items]) for k in keys}
 
 
-def _take(source: Any, indices: Tensor) -> dict[str, Tensor]:
+def _take(source: Any, indices: Tensor, camera: bool = False) -> dict[str, Tensor]:
     """Items ``indices`` of a finite source, batched."""
     get_batch = getattr(source, "get_batch", None)
     if get_batch is not None:
-        return lift_batch(get_batch(indices))
-    return lift_batch(_collate([source[int(i)] for i in indices]))
+        return lift_batch(get_batch(indices), camera=camera)
+    return lift_batch(_collate([source[int(i)] for i in indices]), camera=camera)
 
 
-def draw_batch(source: Any, batch_size: int, generator: torch.Generator) -> dict[str, Tensor]:
-    """``batch_size`` random samples of a source (uniform with replacement for a finite set)."""
+def draw_batch(
+    source: Any, batch_size: int, generator: torch.Generator, camera: bool = False
+) -> dict[str, Tensor]:
+    """``batch_size`` random samples of a source (uniform with replacement for a finite set);
+    with ``camera``, with their `CAMERA_KEYS` when the source gives them."""
     if is_sampler(source):
-        return lift_batch(source.sample_batch(batch_size, generator))
+        return lift_batch(source.sample_batch(batch_size, generator), camera=camera)
     idx = torch.randint(len(source), (batch_size,), generator=generator)
-    return _take(source, idx)
+    return _take(source, idx, camera)
 
 
 class TrainStream(IterableDataset):
@@ -171,14 +194,27 @@ class TrainStream(IterableDataset):
 class TensorBatches(Dataset):
     """An in-memory set of tensors served as consecutive batches (``DataLoader(batch_size=None)``).
 
+    Attributes:
+        num_samples: N.
+        num_available: items of the source the N samples come from (None: unknown or an
+            unlimited sampler); read by ``posekit eval`` to say how much it scored.
+        drawn: True where the samples were drawn at random from a sampler.
+
     Shapes:
         tensors: ``{key: (N, ...)}``; item i: ``{key: (B_i, ...)}`` rows ``i*B .. (i+1)*B``.
     """
 
-    def __init__(self, tensors: Mapping[str, Tensor], batch_size: int) -> None:
+    def __init__(
+        self,
+        tensors: Mapping[str, Tensor],
+        batch_size: int,
+        num_available: int | None = None,
+        drawn: bool = False,
+    ) -> None:
         self.tensors = dict(tensors)
         self.num_samples = int(next(iter(self.tensors.values())).shape[0])
         self.batch_size = int(batch_size)
+        self.num_available, self.drawn = num_available, drawn
 
     def __len__(self) -> int:
         return math.ceil(self.num_samples / self.batch_size)
@@ -190,9 +226,25 @@ class TensorBatches(Dataset):
         return {k: v[sl] for k, v in self.tensors.items()}
 
 
-def _draw_many(source: Any, num: int, generator: torch.Generator) -> dict[str, Tensor]:
-    parts = [draw_batch(source, min(_CHUNK, num - i), generator) for i in range(0, num, _CHUNK)]
-    return {k: torch.cat([p[k] for p in parts]) for k in LIFT_KEYS}
+def _cat(parts: Sequence[Mapping[str, Tensor]]) -> dict[str, Tensor]:
+    keys = [k for k in parts[0] if all(k in p for p in parts)]
+    return {k: torch.cat([p[k] for p in parts]) for k in keys}
+
+
+def _draw_many(
+    source: Any, num: int, generator: torch.Generator, camera: bool = False
+) -> dict[str, Tensor]:
+    parts = [
+        draw_batch(source, min(_CHUNK, num - i), generator, camera) for i in range(0, num, _CHUNK)
+    ]
+    return _cat(parts)
+
+
+def is_drawn(source: Any, size: int) -> bool:
+    """True where `materialize` draws ``size`` samples at random (with replacement) from a
+    sampler; False where it takes items of a finite set (``size=0``: all of them)."""
+    finite = hasattr(source, "__len__") and hasattr(source, "__getitem__")
+    return is_sampler(source) and not (size == 0 and finite)
 
 
 def materialize(source: Any, size: int) -> dict[str, Tensor]:
@@ -202,18 +254,19 @@ def materialize(source: Any, size: int) -> dict[str, Tensor]:
     source that has a length (a sampler with ``len`` and indexing included).
 
     Shapes:
-        return: ``{"keypoints2d": (N, J, 2), "visibility": (N, J), "joints3d": (N, J, 3)}``.
+        return: ``{"keypoints2d": (N, J, 2), "visibility": (N, J), "joints3d": (N, J, 3)}``,
+        plus ``"keypoints2d_px": (N, J, 2)``, ``"K": (N, 3, 3)`` when the source gives them.
     """
-    finite = hasattr(source, "__len__") and hasattr(source, "__getitem__")
-    if is_sampler(source) and not (size == 0 and finite):
+    if is_drawn(source, size):
         if size < 1:
             raise ValueError("data.val_size: a sampled validation source needs val_size >= 1")
-        return _draw_many(source, size, make_generator(0, STREAM_VAL))
+        return _draw_many(source, size, make_generator(0, STREAM_VAL), camera=True)
     total = len(source)
+    if total < 1:
+        raise ValueError("the validation source is empty")
     n = total if size == 0 else min(size, total)
     index = torch.arange(n) * total // n  # evenly spread over the set (all of it when n == total)
-    parts = [_take(source, index[i : i + _CHUNK]) for i in range(0, n, _CHUNK)]
-    return {k: torch.cat([p[k] for p in parts]) for k in LIFT_KEYS}
+    return _cat([_take(source, index[i : i + _CHUNK], camera=True) for i in range(0, n, _CHUNK)])
 
 
 def input_statistics(source: Any, size: int, seed: int) -> tuple[Tensor, Tensor]:

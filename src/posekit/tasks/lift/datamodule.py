@@ -3,14 +3,21 @@
 ``data.source`` (and ``data.val_source``) name a registered data source
 (`posekit.engine.sources`; the family's own are in `posekit.tasks.lift.sources`):
 ``synthetic_lift`` (synthetic poses through virtual cameras), ``real_h36m_poses`` (real
-Human3.6M poses through virtual cameras), ``h36m_npz`` (Human3.6M preprocessed npz), or any
-``"module:factory"``. The training loader yields whole batches (`TrainStream`, step-indexed, so
-resuming and DDP are exact); the validation set is built once and kept in memory; each rank
-validates its shard of it (`shard_for_rank`) and the `TaskModule` loop gathers the results.
+Human3.6M poses through virtual cameras), ``h36m_npz`` (Human3.6M preprocessed npz),
+``keypoints_file`` (a user's 2D + K + 3D file), or any ``"module:factory"``. The training
+loader yields whole batches (`TrainStream`, step-indexed, so resuming and DDP are exact); the
+validation set is built once and kept in memory; each rank validates its shard of it
+(`shard_for_rank`) and the `TaskModule` loop gathers the results.
+
+Where the validation source gives pixels and intrinsics (``keypoints2d_px``, ``K``: every
+built-in source does), the model's input is made from them by
+`posekit.tasks.lift.inputs.lifter_inputs`, the function ``posekit predict`` uses: training
+validation, ``posekit eval`` and ``posekit predict`` score the same input on any camera.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import lightning as L
@@ -20,25 +27,86 @@ from torch.utils.data import DataLoader
 from posekit.engine.base import shard_for_rank, val_source
 from posekit.engine.config import ExperimentConfig
 from posekit.engine.sources import build_source
-from posekit.tasks.lift.batches import TensorBatches, TrainStream, input_statistics, materialize
+from posekit.tasks.lift.batches import (
+    TensorBatches,
+    TrainStream,
+    input_statistics,
+    is_drawn,
+    materialize,
+)
+from posekit.tasks.lift.inputs import TrainingCamera, lifter_inputs
 
-__all__ = ["LiftDataModule", "build_lift_val_set"]
+__all__ = ["LiftDataModule", "LiftEvalSet", "build_lift_val_set", "lift_eval_set"]
 
 #: Validation batch size: inference only, so larger than training batches.
 VAL_BATCH_SIZE = 2048
 
 
+@dataclass
+class LiftEvalSet:
+    """A lifter's validation / evaluation set and how much of its source it covers.
+
+    Attributes:
+        tensors: ``{"keypoints2d": (N, J, 2) model input, "visibility": (N, J), "joints3d":
+            (N, J, 3)}``.
+        source: the data source's name.
+        num_available: items of the source (None: an unlimited sampler).
+        drawn: True where the N samples were drawn at random (with replacement) from a
+            sampler, False where they are N of the source's items, evenly spaced.
+    """
+
+    tensors: dict[str, Tensor]
+    source: str
+    num_available: int | None
+    drawn: bool
+
+
+def lift_eval_set(
+    config: ExperimentConfig, source: str | None = None, params: dict[str, Any] | None = None
+) -> LiftEvalSet:
+    """The validation set of ``config`` (or of ``source`` / ``params`` when given), with the
+    model's input made by `lifter_inputs` wherever the source gives pixels and intrinsics.
+
+    Raises:
+        ValueError: the source's joint layout (``source.skeleton``) is not the model's.
+    """
+    from posekit.models import model_config
+
+    name, params = val_source(config, source, params)
+    src = build_source(name, "val", config.seed, params, task="lift")
+    m = config.model
+    model = model_config(m.name, m.preset, **m.overrides)
+    model_skeleton = getattr(model, "skeleton", None)
+    skeleton = getattr(src, "skeleton", None)
+    skeleton = getattr(skeleton, "name", skeleton)
+    if skeleton is not None and model_skeleton is not None and skeleton != model_skeleton:
+        raise ValueError(
+            f"data source {name!r} yields {skeleton} joints, but the model predicts "
+            f"{model_skeleton} joints"
+        )
+    size = config.data.val_size
+    tensors = materialize(src, size)
+    px, K = tensors.pop("keypoints2d_px", None), tensors.pop("K", None)
+    if px is not None and K is not None:
+        coords = getattr(model, "input_coords", "pixel")
+        camera = TrainingCamera.from_params(config.data.params)
+        tensors["keypoints2d"] = lifter_inputs(px, K, tensors["visibility"], coords, camera)
+    try:
+        available: int | None = len(src)
+    except TypeError:  # an unlimited sampler (no len, or one that refuses)
+        available = None
+    return LiftEvalSet(tensors, name, available, is_drawn(src, size))
+
+
 def build_lift_val_set(
     config: ExperimentConfig, source: str | None = None, params: dict[str, Any] | None = None
 ) -> dict[str, Tensor]:
-    """The validation set of ``config`` (or of ``source`` / ``params`` when given).
+    """The tensors of `lift_eval_set`.
 
     Shapes:
         return: ``{"keypoints2d": (N, J, 2), "visibility": (N, J), "joints3d": (N, J, 3)}``.
     """
-    name, params = val_source(config, source, params)
-    src = build_source(name, "val", config.seed, params, task="lift")
-    return materialize(src, config.data.val_size)
+    return lift_eval_set(config, source, params).tensors
 
 
 class LiftDataModule(L.LightningDataModule):

@@ -10,8 +10,10 @@ with Lightning.
   of SMPLR), the training inputs are corrupted by `structured_noise` with a generator of
   (seed, rank, step); validation inputs stay clean;
 - validation (`lift_evaluation`, run by the `TaskModule` loop): `evaluate_pose3d` over the
-  whole validation set, logged as ``val/mpjpe_mm``, ``val/pa_mpjpe_mm``, ``val/n_mpjpe_mm``,
-  ``val/pck3d_150mm``, ``val/auc3d``; ``best.ckpt`` minimizes ``val/mpjpe_mm``.
+  whole validation set, whose inputs are made from pixels and intrinsics as ``posekit
+  predict`` makes them (`posekit.tasks.lift.inputs.lifter_inputs`); logged as
+  ``val/mpjpe_mm``, ``val/pa_mpjpe_mm``, ``val/n_mpjpe_mm``, ``val/pck3d_150mm``,
+  ``val/auc3d``; ``best.ckpt`` minimizes ``val/mpjpe_mm``.
 """
 
 from __future__ import annotations
@@ -30,7 +32,7 @@ from posekit.engine.seeding import STREAM_NOISE, make_generator
 from posekit.losses import joint_l1_loss, joint_mse_loss, mpjpe_loss
 from posekit.metrics.evaluation import TaskEvaluation
 from posekit.tasks.lift.batches import TensorBatches
-from posekit.tasks.lift.datamodule import VAL_BATCH_SIZE, LiftDataModule, build_lift_val_set
+from posekit.tasks.lift.datamodule import VAL_BATCH_SIZE, LiftDataModule, lift_eval_set
 from posekit.tasks.lift.evaluation import lift_evaluation
 
 __all__ = ["LOSS_FUNCTIONS", "LiftModule"]
@@ -58,6 +60,8 @@ class LiftModule(TaskModule):
     """
 
     task = "lift"
+    #: The data source ``posekit eval CKPT --data FILE`` reads a file with (`keypoints_file`).
+    file_source = "keypoints_file"
     monitor = ("val/mpjpe_mm", "min")
     logged_metrics = ("mpjpe_mm", "pa_mpjpe_mm", "n_mpjpe_mm", "pck3d_150mm", "auc3d")
 
@@ -81,7 +85,8 @@ class LiftModule(TaskModule):
         source: str | None = None,
         params: dict[str, Any] | None = None,
     ) -> tuple[Iterable[Mapping[str, Tensor]], int]:
-        batches = TensorBatches(build_lift_val_set(config, source, params), VAL_BATCH_SIZE)
+        ev = lift_eval_set(config, source, params)
+        batches = TensorBatches(ev.tensors, VAL_BATCH_SIZE, ev.num_available, ev.drawn)
         return batches, len(batches)
 
     def setup(self, stage: str) -> None:

@@ -91,29 +91,68 @@ def synthetic_body(
     return SyntheticDataset(out)
 
 
+def _require(source: str, split: str, name: str, value: Any, what: str) -> Any:
+    """``value``, or a ValueError naming the missing parameter and the ``--set`` that gives it
+    (``data.params`` for the training split, ``data.val_params`` for validation / eval)."""
+    if value is not None:
+        return value
+    key = "data.params" if split == "train" else "data.val_params"
+    raise ValueError(
+        f"data source {source!r}: parameter {name!r} missing ({what}); give --set {key}.{name}=PATH"
+    )
+
+
 def coco(
-    split: str, seed: int, *, annotations: str, image_dir: str | None = None, **kw: Any
+    split: str,
+    seed: int,
+    *,
+    annotations: str | None = None,
+    image_dir: str | None = None,
+    **kw: Any,
 ) -> Any:
     """COCO person keypoints (``person_keypoints_*.json`` + images); one file per split:
-    use ``data.params`` for training and ``data.val_params`` for validation."""
+    use ``data.params`` for training and ``data.val_params`` for validation (and ``posekit
+    eval --data coco``).
+
+    Raises:
+        ValueError: ``annotations`` missing (the message names the ``--set`` to give).
+    """
     from posekit.data.datasets import COCODataset
 
+    what = "the COCO person_keypoints_*.json file; images from image_dir"
+    annotations = _require("coco", split, "annotations", annotations, what)
     return COCODataset(annotations, image_dir=image_dir, **kw)
 
 
 def mpii(
-    split: str, seed: int, *, annotations: str, image_dir: str | None = None, **kw: Any
+    split: str,
+    seed: int,
+    *,
+    annotations: str | None = None,
+    image_dir: str | None = None,
+    **kw: Any,
 ) -> Any:
-    """MPII (official ``.mat`` or MMPose json); ``split`` selects the .mat's train/test flag."""
+    """MPII (official ``.mat`` or MMPose json); ``split`` selects the .mat's train/test flag.
+
+    Raises:
+        ValueError: ``annotations`` missing (the message names the ``--set`` to give).
+    """
     from posekit.data.datasets import MPIIDataset
 
+    what = "the MPII annotation .mat or MMPose-style .json file; images from image_dir"
+    annotations = _require("mpii", split, "annotations", annotations, what)
     kw.setdefault("split", "train" if split == "train" else "all")
     return MPIIDataset(annotations, image_dir=image_dir, **kw)
 
 
-def lsp(split: str, seed: int, *, root: str, **kw: Any) -> Any:
-    """LSP / LSP-extended (``joints.mat`` + images): 1-1000 train, 1001-2000 test."""
+def lsp(split: str, seed: int, *, root: str | None = None, **kw: Any) -> Any:
+    """LSP / LSP-extended (``joints.mat`` + images): 1-1000 train, 1001-2000 test.
+
+    Raises:
+        ValueError: ``root`` missing (the message names the ``--set`` to give).
+    """
     from posekit.data.datasets import LSPDataset
 
+    root = _require("lsp", split, "root", root, "the LSP folder with joints.mat and images/")
     kw.setdefault("split", "train" if split == "train" else "test")
     return LSPDataset(root, **kw)
