@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import random
 import signal
 import subprocess
 import sys
@@ -93,68 +94,87 @@ def test_samples_are_varied(samples) -> None:
     assert len({s.num_people for s in samples}) == 2
 
 
+def _synth_args(out: Path, *extra: str) -> list[str]:
+    # 30 shards: long enough (seconds) that the kills below land mid-run
+    args = ["--task", "body", "--num", "90", "--seed", "3", "--out", str(out)]
+    return [*args, "--size", "64", "64", "--shard-size", "3", "--quiet", *extra]
+
+
 def _synth(out: Path, *extra: str) -> subprocess.Popen:
-    cmd = [sys.executable, "-m", "posekit.cli.main", "data", "synth", "--task", "body"]
-    # 30 shards: long enough (seconds) that the kill below lands mid-run
-    cmd += ["--num", "90", "--seed", "3", "--out", str(out), "--size", "64", "64"]
-    cmd += ["--shard-size", "3", "--quiet", *extra]
-    return subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    cmd = [sys.executable, "-m", "posekit.cli.main", "data", "synth", *_synth_args(out, *extra)]
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}  # what a killed run printed is kept
+    return subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
 
 
-def test_killed_run_resumes_to_the_same_bytes(tmp_path: Path) -> None:
+KILL_POINTS = 6
+
+
+def test_killed_run_resumes_to_the_same_bytes(tmp_path: Path, capsys) -> None:
+    """Kill `data synth` at random moments, rerunning it each time: it ends as an untouched run.
+
+    The first kill lands at a random time during start-up, the others a random 0-200 ms after
+    a random number (1-3) of new shards appeared: inside a shard's generation, its rename, the
+    manifest's update. After each kill every listed shard passes full verification.
+    """
+    from posekit.cli.main import main
+    from posekit.data.datasets import SyntheticDataset
+
     a, b = tmp_path / "a", tmp_path / "b"
-    proc = _synth(a)
-    deadline = time.time() + 120
-    while time.time() < deadline and len(list(a.glob("shard-*.zip"))) < 1:
-        time.sleep(0.02)
-    os.kill(proc.pid, signal.SIGKILL)
-    proc.wait()
-    partial = read_manifest(a)
-    assert not partial.complete
+    # the uninterrupted reference, with two workers, runs meanwhile
+    two = _synth(b, "--workers", "2")
+    seed = time.time_ns() % 10**6
+    rng = random.Random(seed)
+    log = []  # (shards when killed, unlisted shard files, temporary files) per kill point
+    for point in range(KILL_POINTS):
+        proc = _synth(a)
+        start = len(list(a.glob("shard-*.zip")))
+        target = start if point == 0 else start + rng.randint(1, 3)
+        deadline = time.time() + (rng.uniform(0.2, 3.0) if point == 0 else 120)
+        while proc.poll() is None and time.time() < deadline:
+            if point > 0 and len(list(a.glob("shard-*.zip"))) >= target:
+                time.sleep(rng.uniform(0, 0.2))
+                break
+            time.sleep(0.005)
+        assert proc.poll() is None, f"the run ended before kill point {point} (seed {seed})"
+        os.kill(proc.pid, signal.SIGKILL)
+        out, _ = proc.communicate()
+        assert "regenerated" not in out, (out, seed)  # a kill never damages a shard
+        files = {f.name for f in a.iterdir()} if a.exists() else set()
+        if "manifest.json" in files:
+            listed = {
+                s.file
+                for s in SyntheticDataset(a, allow_incomplete=True, verify="full").manifest.shards
+            }
+        else:
+            listed = set()
+        shards = {f for f in files if f.startswith("shard-")}
+        log.append((len(shards), len(shards - listed), sum(f.endswith(".tmp") for f in files)))
+    print(f"\nkill points (seed {seed}): (shards, unlisted, temporary files) {log}")
+    assert not read_manifest(a).complete
     done = _synth(a)
     out, err = done.communicate(timeout=300)
     assert done.returncode == 0, err
-    assert "90 body samples in 30 shards (complete)" in out
+    assert out == f"{a}: 90 body samples in 30 shards (complete)\n", (out, seed)
     m = read_manifest(a)
     assert m.complete and [s.index for s in m.shards] == list(range(30))
-    assert not list(a.glob(".*.tmp"))
+    assert sorted(f.name for f in a.iterdir()) == sorted(
+        ["manifest.json", *(s.file for s in m.shards)]
+    )
     # running it again on the complete set touches nothing (parallel readers can open it)
     before = {f.name: f.stat().st_mtime_ns for f in a.iterdir()}
-    again = _synth(a)
-    assert again.wait(timeout=300) == 0
+    assert main(["data", "synth", *_synth_args(a)]) == 0
     assert {f.name: f.stat().st_mtime_ns for f in a.iterdir()} == before
-    # two workers write the same bytes as the killed-and-resumed single worker
-    two = _synth(b, "--workers", "2")
+    # the uninterrupted run wrote the same bytes, manifest included
     _, err = two.communicate(timeout=300)
     assert two.returncode == 0, err
     for s in m.shards:
         assert sha256_file(b / s.file) == sha256_file(a / s.file) == s.sha256
+    assert (a / "manifest.json").read_bytes() == (b / "manifest.json").read_bytes()
     # a different recipe into the same directory is refused
-    res = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "posekit.cli.main",
-            "data",
-            "synth",
-            "--task",
-            "body",
-            "--num",
-            "13",
-            "--out",
-            str(a),
-            "--size",
-            "96",
-            "96",
-            "--shard-size",
-            "3",
-            "--quiet",
-        ],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    assert res.returncode == 2 and "already holds a different dataset" in res.stderr
+    args = _synth_args(a)
+    args[args.index("--num") + 1] = "13"
+    assert main(["data", "synth", *args]) == 2
+    assert "already holds a different dataset" in capsys.readouterr().err
 
 
 def test_dataset_and_preview(tmp_path: Path) -> None:

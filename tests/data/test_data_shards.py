@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import json
 import zipfile
 from pathlib import Path
 
@@ -120,13 +121,52 @@ def test_manifest_round_trip_and_malformed(tmp_path: Path) -> None:
     m = Manifest(task="body", seed=1, num=10, size=(64, 64), shard_size=4)
     assert m.num_shards == 3 and not m.complete
     assert m.shard_range(2) == (8, 2)
-    m.shards = [ShardInfo(k, f"shard-{k:05d}.zip", *m.shard_range(k), "x") for k in range(3)]
+    digest = "0123456789abcdef" * 4
+    m.shards = [ShardInfo(k, f"shard-{k:05d}.zip", *m.shard_range(k), digest) for k in range(3)]
+    m.shards[1].num_bytes = 1234
     assert m.complete
     m.write(tmp_path)
     back = read_manifest(tmp_path)
     assert back == m and back.same_recipe(m)
+    assert back.shards[0].num_bytes is None and back.shards[1].num_bytes == 1234
     (tmp_path / "manifest.json").write_text("{broken")
     with pytest.raises(ValueError, match=r"manifest\.json: malformed manifest"):
         read_manifest(tmp_path)
     with pytest.raises(FileNotFoundError, match="no manifest"):
         read_manifest(tmp_path / "nowhere")
+
+
+@pytest.mark.parametrize(
+    ("edit", "message"),
+    [
+        (lambda d: d.update(num=True), r"num: expected an integer >= 1, got True"),
+        (lambda d: d.update(size=[64]), r"size: expected \[H, W\] positive integers"),
+        (lambda d: d.update(tasks="body"), r"keys: expected only"),
+        (lambda d: d["shards"][1].update(count=7), r"shards\[1\]\.count: expected 4, got 7"),
+        (lambda d: d["shards"][1].update(first=4.0), r"shards\[1\]\.first: expected 4, got 4\.0"),
+        (lambda d: d["shards"][2].update(index=5), r"shards\[2\]\.index: expected 0\.\.2"),
+        (lambda d: d["shards"][2].update(index=1), r"shards\[2\]\.index: expected listed once"),
+        (
+            lambda d: d["shards"][0].update(file="../x.zip"),
+            r"shards\[0\]\.file: expected 'shard-00000\.zip', got '\.\./x\.zip'",
+        ),
+        (lambda d: d["shards"][0].update(sha256="x"), r"shards\[0\]\.sha256: expected 64 hex"),
+        (lambda d: d["shards"][0].pop("sha256"), r"shards\[0\]: expected the keys"),
+        (
+            lambda d: d["shards"][0].update(num_bytes=-1),
+            r"shards\[0\]\.num_bytes: expected an integer >= 0",
+        ),
+    ],
+)
+def test_manifest_fields_are_checked(tmp_path: Path, edit, message: str) -> None:
+    """Every shard entry must agree with the recipe; the error names file and field."""
+    m = Manifest(task="body", seed=1, num=10, size=(64, 64), shard_size=4)
+    m.shards = [ShardInfo(k, f"shard-{k:05d}.zip", *m.shard_range(k), "ab" * 32) for k in range(3)]
+    d = json.loads(m.to_json())
+    edit(d)
+    (tmp_path / "manifest.json").write_text(json.dumps(d))
+    with pytest.raises(ValueError, match=r"manifest\.json: malformed manifest: " + message):
+        read_manifest(tmp_path)
+    (tmp_path / "manifest.json").write_bytes(b'{"task": "\xff"}')
+    with pytest.raises(ValueError, match=r"manifest\.json: malformed manifest \(not JSON"):
+        read_manifest(tmp_path)

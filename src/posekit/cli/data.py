@@ -1,4 +1,4 @@
-"""``posekit data synth|preview``: write synthetic datasets, and look at them."""
+"""``posekit data synth|preview|verify``: write synthetic datasets, look at them, check them."""
 
 from __future__ import annotations
 
@@ -17,7 +17,9 @@ def _shard_range(text: str) -> tuple[int, int]:
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("data", help="synthetic datasets: generate (synth) and look (preview)")
+    p = sub.add_parser(
+        "data", help="synthetic datasets: generate (synth), look (preview), check (verify)"
+    )
     dsub = p.add_subparsers(dest="data_command", metavar="ACTION", required=True)
 
     s = dsub.add_parser(
@@ -26,7 +28,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         description=(
             "Generate NUM samples into OUT as shard-*.zip plus manifest.json. The same seed "
             "gives the same bytes whatever --workers; a killed run is finished by running the "
-            "same command again."
+            "same command again (a shard that fails its checksum is regenerated)."
         ),
     )
     s.add_argument("--task", choices=("body", "hand"), required=True)
@@ -41,7 +43,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         type=_shard_range,
         default=None,
         metavar="A:B",
-        help="write only shards A..B-1 (split a dataset across machines)",
+        help=(
+            "make only the missing shards A..B-1 (split a dataset across machines); damaged "
+            "shards found are replaced whatever the range"
+        ),
     )
     s.add_argument("--quiet", action="store_true", help="no progress bar")
     s.set_defaults(func=run_synth)
@@ -52,6 +57,19 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     v.add_argument("--num", type=int, default=16, help="samples on the sheet (default 16)")
     v.add_argument("--columns", type=int, default=None)
     v.set_defaults(func=run_preview)
+
+    c = dsub.add_parser(
+        "verify",
+        help="check every shard of a dataset against its manifest (sha256)",
+        description=(
+            "Check that ROOT is complete and every shard matches manifest.json: sha256 and "
+            "the CRC-32 of every entry (reads all the data), or with --quick only presence, "
+            "size and zip directory. Exit status 2 and one line naming the file if not."
+        ),
+    )
+    c.add_argument("root", type=Path, help="a dataset directory written by `data synth`")
+    c.add_argument("--quick", action="store_true", help="sizes and zip directories only")
+    c.set_defaults(func=run_verify)
 
 
 def run_synth(args: argparse.Namespace) -> int:
@@ -68,6 +86,7 @@ def run_synth(args: argparse.Namespace) -> int:
         workers=args.workers,
         shards=args.shards,
         progress=not args.quiet,
+        say=print,
     )
     written = sum(s.count for s in m.shards)
     state = "complete" if m.complete else f"{len(m.shards)} of {m.num_shards} shards present"
@@ -97,4 +116,15 @@ def run_preview(args: argparse.Namespace) -> int:
     args.out.parent.mkdir(parents=True, exist_ok=True)
     atomic_write(args.out, png.tobytes())
     print(f"{args.out}: {n} samples of {args.root} ({sheet.shape[1]}x{sheet.shape[0]} px)")
+    return 0
+
+
+def run_verify(args: argparse.Namespace) -> int:
+    from posekit.data.datasets import SyntheticDataset
+
+    mode = "quick" if args.quick else "full"
+    ds = SyntheticDataset(args.root, verify=mode)
+    checked = "sizes and zip directories" if args.quick else "sha256 and CRC-32"
+    n = len(ds.manifest.shards)
+    print(f"{args.root}: {len(ds)} samples in {n} shards, complete ({checked} verified)")
     return 0

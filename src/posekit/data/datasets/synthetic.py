@@ -11,7 +11,13 @@ import numpy as np
 from torch.utils.data import Dataset
 
 from posekit.data.sample import Sample
-from posekit.data.synthetic.shards import Manifest, ShardReader, read_manifest
+from posekit.data.synthetic.shards import (
+    MANIFEST,
+    Manifest,
+    ShardReader,
+    read_manifest,
+    verify_shard,
+)
 
 __all__ = ["SyntheticDataset"]
 
@@ -26,10 +32,16 @@ class SyntheticDataset(Dataset):
         root: a directory with ``manifest.json`` and ``shard-*.zip``.
         transform: applied to each `Sample` (e.g. crop + encode for a model); default none.
         allow_incomplete: read the shards present even if the manifest is not complete.
+        verify: check every shard of the manifest on opening: ``"quick"`` (default: present,
+            of the recorded size, zip directory readable with the listed number of samples),
+            ``"full"`` (also sha256 against the manifest and every entry's CRC-32: reads all
+            the data) or ``"none"``.
 
     Raises:
         FileNotFoundError: ``root`` has no manifest.
-        ValueError: the dataset is incomplete (and ``allow_incomplete`` is False).
+        ValueError: the manifest is malformed, the dataset is incomplete (and
+            ``allow_incomplete`` is False) or a shard fails verification; the message names
+            the file.
     """
 
     def __init__(
@@ -37,16 +49,23 @@ class SyntheticDataset(Dataset):
         root: str | os.PathLike[str],
         transform: Callable[[Sample], Any] | None = None,
         allow_incomplete: bool = False,
+        verify: str = "quick",
     ) -> None:
+        if verify not in ("none", "quick", "full"):
+            raise ValueError(f"verify: expected 'none', 'quick' or 'full', got {verify!r}")
         self.root = Path(root)
         self.manifest: Manifest = read_manifest(self.root)
         if not self.manifest.complete and not allow_incomplete:
             m = self.manifest
             raise ValueError(
-                f"{self.root}: incomplete dataset ({len(m.shards)} of {m.num_shards} shards); "
-                "run the same `posekit data synth` command again to finish it"
+                f"{self.root / MANIFEST}: incomplete dataset ({len(m.shards)} of "
+                f"{m.num_shards} shards); run the same `posekit data synth` command again "
+                "to finish it"
             )
         shards = sorted(self.manifest.shards, key=lambda s: s.index)
+        if verify != "none":
+            for info in shards:
+                verify_shard(self.root, info, full=verify == "full")
         self._files = [self.root / s.file for s in shards]
         counts = np.array([s.count for s in shards], dtype=np.int64)
         self._starts = np.concatenate([[0], np.cumsum(counts)])
@@ -70,7 +89,13 @@ class SyntheticDataset(Dataset):
             raise IndexError(f"index {index} out of range for {len(self)} samples")
         index %= len(self)
         shard = int(np.searchsorted(self._starts, index, side="right") - 1)
-        return self._reader(shard)[index - int(self._starts[shard])]
+        reader, k = self._reader(shard), index - int(self._starts[shard])
+        if k >= len(reader):  # only without verification: a shard shorter than listed
+            raise ValueError(
+                f"{reader.path}: {len(reader)} samples, {self.root / MANIFEST} lists "
+                f"{self._starts[shard + 1] - self._starts[shard]}"
+            )
+        return reader[k]
 
     def __getitem__(self, index: int) -> Any:
         s = self.sample(index)

@@ -25,9 +25,12 @@ import hashlib
 import io
 import json
 import os
+import re
+import struct
 import zipfile
+import zlib
 from collections.abc import Iterator
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -46,10 +49,24 @@ __all__ = [
     "sample_rng",
     "sha256_file",
     "shard_bytes",
+    "verify_shard",
 ]
 
 _ZIP_TIME = (1980, 1, 1, 0, 0, 0)
 MANIFEST = "manifest.json"
+# What a damaged zip can raise while being read: zipfile's own errors, a bad deflate stream
+# (zlib.error), a stream cut short (EOFError), a flipped compression method or flag bit
+# (NotImplementedError, RuntimeError), a malformed header (struct.error).
+_ZIP_ERRORS = (
+    zipfile.BadZipFile,
+    zlib.error,
+    EOFError,
+    NotImplementedError,
+    RuntimeError,
+    struct.error,
+    OSError,
+    ValueError,
+)
 
 
 def sample_rng(seed: int, index: int) -> np.random.Generator:
@@ -127,6 +144,10 @@ def shard_bytes(samples: list[Sample]) -> bytes:
 class ShardReader:
     """Random access to the samples of one shard file (keeps the zip open; close it after).
 
+    Opening reads the zip's central directory and checks that it names, for samples
+    ``0..n-1``, known fields only and a ``meta`` entry each; reading a sample decodes it (and
+    zipfile checks each entry's CRC-32).
+
     Raises:
         ValueError: the file is not a readable shard (the message names the file).
     """
@@ -135,17 +156,13 @@ class ShardReader:
         self.path = Path(path)
         try:
             self._zf = zipfile.ZipFile(self.path)
-            groups: dict[int, dict[str, str]] = {}
-            for name in self._zf.namelist():
-                k, field_name, _ = name.split(".", 2)
-                groups.setdefault(int(k), {})[field_name] = name
-        except (zipfile.BadZipFile, OSError, ValueError) as err:
+        except _ZIP_ERRORS as err:
             raise ValueError(f"{self.path}: not a readable posekit shard ({err})") from err
-        if sorted(groups) != list(range(len(groups))) or any(
-            "meta" not in g for g in groups.values()
-        ):
-            raise ValueError(f"{self.path}: not a readable posekit shard (samples missing)")
-        self._groups = [groups[k] for k in range(len(groups))]
+        try:
+            self._groups = _sample_groups(self._zf.namelist())
+        except ValueError as err:
+            self._zf.close()
+            raise ValueError(f"{self.path}: not a readable posekit shard ({err})") from err
 
     def __len__(self) -> int:
         return len(self._groups)
@@ -174,7 +191,7 @@ class ShardReader:
                 else:
                     kwargs[field_name] = arr
             return Sample(masks=masks, **kwargs)
-        except (zipfile.BadZipFile, KeyError, ValueError, OSError, cv2.error) as err:
+        except (*_ZIP_ERRORS, KeyError, TypeError, cv2.error) as err:
             raise ValueError(f"{self.path}: sample {k} is corrupt ({err})") from err
 
     def close(self) -> None:
@@ -187,6 +204,35 @@ class ShardReader:
         self.close()
 
 
+# Entry names: "<sample>.<field>.<extension>"; the extension each field may have.
+_ENTRY = re.compile(r"(0|[1-9][0-9]*)\.([A-Za-z0-9_]+)\.(png|npy|json)")
+_EXTENSIONS = {"meta": ("json",), "image": ("png",), "depth": ("png", "npy")}
+_ARRAY_FIELDS = frozenset(f.name for f in fields(Sample)) - {"skeleton", "meta", "masks"}
+
+
+def _sample_groups(names: list[str]) -> list[dict[str, str]]:
+    """Entry names grouped by sample, ``groups[k][field] = entry``; ValueError if malformed."""
+    groups: dict[int, dict[str, str]] = {}
+    for name in names:
+        match = _ENTRY.fullmatch(name)
+        if match is None:
+            raise ValueError(f"entry {name!r}: expected <sample>.<field>.<png|npy|json>")
+        k, field_name, ext = int(match[1]), match[2], match[3]
+        known = (
+            field_name in _ARRAY_FIELDS
+            or field_name in _EXTENSIONS
+            or (field_name.startswith("mask_"))
+        )
+        if not known or ext not in _EXTENSIONS.get(field_name, ("npy",)):
+            raise ValueError(f"entry {name!r}: not a field of a posekit sample")
+        if field_name in groups.setdefault(k, {}):
+            raise ValueError(f"entry {name!r}: sample {k} has two {field_name} entries")
+        groups[k][field_name] = name
+    if sorted(groups) != list(range(len(groups))) or any("meta" not in g for g in groups.values()):
+        raise ValueError("samples missing")
+    return [groups[k] for k in range(len(groups))]
+
+
 def read_shard(path: str | os.PathLike[str]) -> Iterator[Sample]:
     """Yield the samples of one shard, in order."""
     with ShardReader(path) as reader:
@@ -196,13 +242,17 @@ def read_shard(path: str | os.PathLike[str]) -> Iterator[Sample]:
 
 @dataclass
 class ShardInfo:
-    """One shard of a dataset: its file, the sample indices it covers and its checksum."""
+    """One shard of a dataset: its file, the sample indices it covers and its checksum.
+
+    ``num_bytes`` is the file's size (None in manifests written before sizes were recorded).
+    """
 
     index: int
     file: str
     first: int
     count: int
     sha256: str
+    num_bytes: int | None = None
 
 
 @dataclass
@@ -248,16 +298,120 @@ class Manifest:
 
 
 def read_manifest(directory: str | os.PathLike[str]) -> Manifest:
-    """Read ``DIR/manifest.json``; ValueError naming the file and field if it is malformed."""
+    """Read ``DIR/manifest.json``; ValueError naming the file and field if it is malformed.
+
+    Besides the JSON types, checks that every shard entry agrees with the recipe: its file
+    name, its sample range and a 64-digit sha256, each shard listed once.
+    """
     path = Path(directory) / MANIFEST
     if not path.is_file():
         raise FileNotFoundError(f"{path}: no manifest (is {directory} a posekit dataset?)")
     try:
-        d = json.loads(path.read_text())
-        d.pop("complete", None)
-        d.pop("num_written", None)
-        d["size"] = tuple(d["size"])
-        d["shards"] = [ShardInfo(**s) for s in d["shards"]]
-        return Manifest(**d)
-    except (json.JSONDecodeError, KeyError, TypeError) as err:
-        raise ValueError(f"{path}: malformed manifest ({err!r})") from err
+        d = json.loads(path.read_bytes().decode())
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as err:
+        raise ValueError(f"{path}: malformed manifest (not JSON: {err}); {_REBUILD}") from err
+    return _parse_manifest(d, path)
+
+
+_REBUILD = "remove it and rerun `posekit data synth` to rebuild it from the shards"
+
+
+def _is_int(v: Any, low: int = 0) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool) and v >= low
+
+
+def _require(ok: bool, path: Path, key: str, expected: str, got: Any) -> None:
+    if not ok:
+        raise ValueError(
+            f"{path}: malformed manifest: {key}: expected {expected}, got {got!r}; {_REBUILD}"
+        )
+
+
+def _parse_manifest(d: Any, path: Path) -> Manifest:
+    _require(isinstance(d, dict), path, "top level", "a JSON object", type(d).__name__)
+    d = {k: v for k, v in d.items() if k not in ("complete", "num_written")}
+    known = {f.name for f in fields(Manifest)}
+    extra = sorted(set(d) - known)
+    _require(not extra, path, "keys", f"only {sorted(known)}", extra)
+    required = known - {"options", "posekit_version"}
+    missing = sorted(required - set(d))
+    _require(not missing, path, "keys", f"all of {sorted(required)}", f"{missing} missing")
+    _require(isinstance(d["task"], str), path, "task", "a string", d["task"])
+    _require(_is_int(d["seed"]), path, "seed", "an integer >= 0", d["seed"])
+    _require(_is_int(d["num"], 1), path, "num", "an integer >= 1", d["num"])
+    _require(_is_int(d["shard_size"], 1), path, "shard_size", "an integer >= 1", d["shard_size"])
+    size = d["size"]
+    ok = isinstance(size, list) and len(size) == 2 and all(_is_int(v, 1) for v in size)
+    _require(ok, path, "size", "[H, W] positive integers", size)
+    options, version = d.get("options", {}), d.get("posekit_version", "")
+    _require(isinstance(options, dict), path, "options", "a JSON object", options)
+    _require(isinstance(version, str), path, "posekit_version", "a string", version)
+    _require(isinstance(d["shards"], list), path, "shards", "a list", type(d["shards"]).__name__)
+    m = Manifest(
+        task=d["task"],
+        seed=d["seed"],
+        num=d["num"],
+        size=(size[0], size[1]),
+        shard_size=d["shard_size"],
+        options=options,
+        posekit_version=version,
+    )
+    keys, seen = {f.name for f in fields(ShardInfo)}, set()
+    for i, s in enumerate(d["shards"]):
+        at = f"shards[{i}]"
+        _require(isinstance(s, dict), path, at, "a JSON object", type(s).__name__)
+        bad = sorted((set(s) ^ keys) - {"num_bytes"})
+        _require(not bad, path, at, f"the keys {sorted(keys)}", sorted(s))
+        k = s["index"]
+        _require(_is_int(k) and k < m.num_shards, path, f"{at}.index", f"0..{m.num_shards - 1}", k)
+        _require(k not in seen, path, f"{at}.index", "listed once", k)
+        seen.add(k)
+        name = f"shard-{k:05d}.zip"
+        _require(s["file"] == name, path, f"{at}.file", repr(name), s["file"])
+        first, count = m.shard_range(k)
+        _require(
+            _is_int(s["first"]) and s["first"] == first, path, f"{at}.first", first, s["first"]
+        )
+        _require(
+            _is_int(s["count"]) and s["count"] == count, path, f"{at}.count", count, s["count"]
+        )
+        digest = s["sha256"]
+        ok = isinstance(digest, str) and re.fullmatch("[0-9a-f]{64}", digest) is not None
+        _require(ok, path, f"{at}.sha256", "64 hexadecimal digits", digest)
+        n = s.get("num_bytes")
+        _require(n is None or _is_int(n), path, f"{at}.num_bytes", "an integer >= 0", n)
+        m.shards.append(ShardInfo(k, name, first, count, digest, n))
+    return m
+
+
+def verify_shard(directory: str | os.PathLike[str], info: ShardInfo, full: bool = False) -> None:
+    """Check the file of one manifest entry; ValueError naming the file and the fault.
+
+    Quick (default): the file exists, has the size the manifest records and its zip
+    directory lists ``info.count`` samples. Full: also its sha256 against the manifest, and
+    the CRC-32 of every entry (which also catches a manifest whose checksum was taken of an
+    already damaged file).
+    """
+    path, listed = Path(directory) / info.file, Path(directory) / MANIFEST
+    fix = "run the same `posekit data synth` command again to regenerate it"
+    if not path.is_file():
+        raise ValueError(f"{path}: missing (listed in {listed}); {fix}")
+    size = path.stat().st_size
+    if info.num_bytes is not None and size != info.num_bytes:
+        raise ValueError(f"{path}: {size} bytes, {listed} says {info.num_bytes}; {fix}")
+    with ShardReader(path) as reader:
+        if len(reader) != info.count:
+            raise ValueError(f"{path}: {len(reader)} samples, {listed} says {info.count}; {fix}")
+        if not full:
+            return
+        digest = sha256_file(path)
+        if digest != info.sha256:
+            raise ValueError(
+                f"{path}: checksum mismatch (sha256 {digest}, {listed} says {info.sha256}); {fix}"
+            )
+        try:
+            bad = reader._zf.testzip()
+        except _ZIP_ERRORS as err:
+            raise ValueError(f"{path}: not a readable posekit shard ({err}); {fix}") from err
+        if bad is not None:
+            raise ValueError(f"{path}: entry {bad} fails its CRC-32; {fix}")

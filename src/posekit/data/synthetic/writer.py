@@ -6,15 +6,23 @@ sample draws only from ``sample_rng(seed, index)``, so shards are identical whic
 process or machine writes them. Use ``shards=(a, b)`` to write only shards ``a..b-1`` (e.g.
 one range per machine into a shared directory; the manifest then lists what is present).
 
-A run killed at any point is finished by running the same command again: complete shards are
-checked against their checksum and kept, temporary files are removed, missing shards are made.
+A run killed at any point is finished by running the same command again: shards listed in the
+manifest are checked against their checksum and kept, temporary files are removed, missing
+shards are made. A listed shard that fails its checksum is regenerated, never kept. A shard
+file not yet in the manifest (renamed into place just before a kill) is kept only if it is
+exactly what the recipe gives: it decodes, re-encodes to its own bytes, holds the expected
+number of samples, and its first sample is regenerated and compared; otherwise it is
+regenerated. Shards found damaged are replaced whatever ``shards`` says; ``shards`` limits
+which missing ones a run makes.
 """
 
 from __future__ import annotations
 
 import multiprocessing as mp
 import os
+import sys
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +35,7 @@ from posekit.data.synthetic.shards import (
     MANIFEST,
     Manifest,
     ShardInfo,
+    ShardReader,
     read_manifest,
     sample_rng,
     sha256_file,
@@ -115,13 +124,50 @@ def _init_worker(
     _worker_fn = make_generator(task, size, options)
 
 
-def _make_shard(args: tuple[str, int, int, int, int]) -> tuple[int, str, int]:
-    out, k, first, count, seed = args
+def _make_shard(args: tuple[str, int, int, int, int, bool]) -> tuple[int, str, int, str]:
+    """Write shard k, or with ``adopt`` keep the file already there if the recipe gives it.
+
+    Returns (k, file name, count, note): note is why a file found there was replaced, or "".
+    """
+    out, k, first, count, seed, adopt = args
     assert _worker_fn is not None
-    samples = [_worker_fn(i, sample_rng(seed, i)) for i in range(first, first + count)]
     path = Path(out) / f"shard-{k:05d}.zip"
+    note = ""
+    if adopt:
+        note = _adoption_problem(path, first, count, seed)
+        if not note:
+            return k, path.name, count, ""
+    samples = [_worker_fn(i, sample_rng(seed, i)) for i in range(first, first + count)]
     atomic_write(path, shard_bytes(samples))
-    return k, path.name, count
+    return k, path.name, count, note
+
+
+def _adoption_problem(path: Path, first: int, count: int, seed: int) -> str:
+    """Why the shard file at ``path`` is not samples ``first..first+count-1`` ("" if it is).
+
+    The file must decode, re-encode to exactly its own bytes (so no byte of it is damaged or
+    foreign), hold ``count`` samples, and its first sample must equal a fresh one from
+    ``seed``: a check of the recipe at the cost of one sample instead of ``count``.
+    """
+    assert _worker_fn is not None
+    try:
+        data = path.read_bytes()
+        with ShardReader(path) as reader:
+            samples = [reader[i] for i in range(len(reader))]
+    except (OSError, ValueError) as err:
+        return f"unreadable ({str(err).removeprefix(f'{path}: ')})"
+    if len(samples) != count:
+        return f"holds {len(samples)} samples, expected {count}"
+    if shard_bytes(samples) != data:
+        return "its bytes are not the encoding of its samples"
+    fresh = _worker_fn(first, sample_rng(seed, first))
+    if shard_bytes([fresh]) != shard_bytes(samples[:1]):
+        return f"its sample {first} is not the one seed {seed} gives"
+    return ""
+
+
+def _print_stderr(line: str) -> None:
+    print(line, file=sys.stderr)
 
 
 def synthesize(
@@ -135,8 +181,12 @@ def synthesize(
     shards: tuple[int, int] | None = None,
     options: dict[str, Any] | None = None,
     progress: bool = True,
+    say: Callable[[str], None] | None = None,
 ) -> Manifest:
     """Generate ``num`` samples of ``task`` into ``out``; returns the manifest written.
+
+    ``say`` receives one line per shard found damaged or missing and regenerated (default:
+    printed on stderr).
 
     Raises:
         ValueError: bad arguments, or ``out`` already holds a dataset made another way.
@@ -147,8 +197,8 @@ def synthesize(
         )
     if task not in GENERATORS:
         raise ValueError(f"task: expected one of {sorted(GENERATORS)}, got {task!r}")
+    say = say or _print_stderr
     out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
     recipe = Manifest(
         task=task,
         seed=seed,
@@ -158,6 +208,11 @@ def synthesize(
         options=dict(options or {}),
         posekit_version=__version__,
     )
+    a, b = (0, recipe.num_shards) if shards is None else shards
+    if not 0 <= a < b <= recipe.num_shards:
+        raise ValueError(f"shards: expected a range within 0..{recipe.num_shards}, got {a}:{b}")
+    out.mkdir(parents=True, exist_ok=True)
+    faults: dict[int, str] = {}  # listed shard → "checksum mismatch" or "missing"
     if (out / MANIFEST).exists():
         old = read_manifest(out)
         if not old.same_recipe(recipe):
@@ -166,30 +221,36 @@ def synthesize(
                 f"num={old.num}, size={old.size}, shard_size={old.shard_size}); use another "
                 "--out or remove it"
             )
-        recipe.shards = [
-            s
-            for s in old.shards
-            if (out / s.file).is_file() and sha256_file(out / s.file) == s.sha256
-        ]
-        if len(recipe.shards) == recipe.num_shards and len(old.shards) == recipe.num_shards:
+        for s in old.shards:
+            path = out / s.file
+            if not path.is_file():
+                faults[s.index] = "missing"
+            elif sha256_file(path) != s.sha256:
+                faults[s.index] = "checksum mismatch"
+            else:
+                recipe.shards.append(replace(s, num_bytes=path.stat().st_size))
+        if not faults and old.complete:
             # Complete and intact: touch nothing, so that any number of processes (parallel
             # training runs reading the same cached data) can open it at once.
             return old
     for tmp in out.glob(".*.tmp"):
-        tmp.unlink()
+        tmp.unlink(missing_ok=True)
     done = {s.index for s in recipe.shards}
-    # A shard renamed into place just before a kill, but not yet in the manifest: its bytes
-    # are complete (rename is atomic); record it.
+    todo = []
     for k in range(recipe.num_shards):
-        path = out / f"shard-{k:05d}.zip"
-        if k not in done and path.is_file():
-            first, count = recipe.shard_range(k)
-            recipe.shards.append(ShardInfo(k, path.name, first, count, sha256_file(path)))
-            done.add(k)
-    a, b = (0, recipe.num_shards) if shards is None else shards
-    if not 0 <= a < b <= recipe.num_shards:
-        raise ValueError(f"shards: expected a range within 0..{recipe.num_shards}, got {a}:{b}")
-    todo = [(str(out), k, *recipe.shard_range(k), seed) for k in range(a, b) if k not in done]
+        if k in done:
+            continue
+        # A file not in the manifest was renamed into place just before a kill (or by
+        # another machine's run): adopt it if it is what the recipe gives. One that failed
+        # its checksum is regenerated, never adopted.
+        unlisted = k not in faults and (out / f"shard-{k:05d}.zip").is_file()
+        if a <= k < b or unlisted or faults.get(k) == "checksum mismatch":
+            todo.append((str(out), k, *recipe.shard_range(k), seed, unlisted))
+        else:
+            say(
+                f"shard-{k:05d}.zip: listed in the manifest but missing, left to a run with "
+                f"--shards covering it"
+            )
     recipe.write(out)
     bar = tqdm(
         total=sum(t[3] for t in todo),
@@ -199,21 +260,29 @@ def synthesize(
         dynamic_ncols=True,
     )
     opts = recipe.options
-    if workers == 1 or len(todo) <= 1:
+    pool = None
+    if not todo:
+        results: Any = iter(())
+    elif workers == 1 or len(todo) <= 1:
         _init_worker(task, recipe.size, opts, one_thread=False)
         results = map(_make_shard, todo)
-        pool = None
     else:
         pool = mp.get_context("spawn").Pool(
             min(workers, len(todo)), initializer=_init_worker, initargs=(task, recipe.size, opts)
         )
         results = pool.imap_unordered(_make_shard, todo)
     try:
-        for k, name, count in results:
+        for k, name, count, note in results:
             first, _ = recipe.shard_range(k)
-            recipe.shards.append(ShardInfo(k, name, first, count, sha256_file(out / name)))
+            path = out / name
+            info = ShardInfo(k, name, first, count, sha256_file(path), path.stat().st_size)
+            recipe.shards.append(info)
             recipe.write(out)  # after every shard, so a kill loses at most the shards in flight
             bar.update(count)
+            if k in faults:
+                say(f"{name}: {faults[k]}, regenerated")
+            elif note:
+                say(f"{name}: not in the manifest and {note}, regenerated")
     finally:
         bar.close()
         if pool is not None:
