@@ -37,8 +37,12 @@ keypoints JSON (one object per image, or a list of them):
    "image": "photo.jpg", "people": [{"keypoints": [[x, y, score], ...]}]}
 "image_size" or "K" is required; "K" and "image" are optional. A joint with score 0 is missing.
 
-boxes JSON (pose2d): {"a.jpg": [[x0, y0, x1, y1], ...], ...}, keyed by file name; an image
-without an entry is one person filling the image.
+boxes JSON (pose2d): {"a.jpg": [[x0, y0, x1, y1], ...], "b.jpg": [], ...}, keyed by the
+image's path as given (or its file name when no other input shares it); [] means nobody; an
+image without an entry is one person filling the image. A key that names no input is an error.
+
+Outputs are named after the inputs' stems; inputs sharing a stem get the file name
+(photo.jpg.json, photo.png.json) or their folders (d1__photo.json, d2__photo.json).
 """
 
 
