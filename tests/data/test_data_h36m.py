@@ -20,6 +20,7 @@ from posekit.data.datasets.h36m import (
     load_h36m_cameras,
     read_h36m_2d,
     read_h36m_3d,
+    read_h36m_frames,
 )
 from posekit.data.lifting import LIFTING_KEYS, normalize_keypoints
 from posekit.skeletons import H36M17
@@ -227,3 +228,46 @@ def test_real_sample_camera_convention() -> None:
         assert 1.3 < cam.center_world_m[2] < 1.8 and 5 < np.linalg.norm(cam.center_world_m) < 6
         up = cam.R.T @ (S[8] - S[0])  # pelvis -> thorax, camera -> world
         assert up[2] > 0.5 * np.linalg.norm(up)  # upright trunks: the world is Z up
+
+
+def test_read_frames_round_trip(tmp_path: Path) -> None:
+    """MMPose's annotation npz (imgname, center, scale, part, S) read back unchanged."""
+    rng = np.random.default_rng(1)
+    part = np.concatenate([rng.uniform(0, 1000, (3, 17, 2)), np.ones((3, 17, 1))], -1)
+    part[1, 5, 2] = 0
+    S = np.concatenate([rng.normal(0, 1, (3, 17, 3)), np.ones((3, 17, 1))], -1)
+    names = np.array([f"S9/S9_Eating.54138969/S9_Eating.54138969_{i:06d}.jpg" for i in range(3)])
+    path = tmp_path / "h36m_test.npz"
+    np.savez(path, imgname=names, center=part[:, 0, :2], scale=np.ones(3), part=part, S=S)
+    frames = read_h36m_frames(path)
+    assert len(frames) == 3 and list(frames.image_names) == list(names)
+    np.testing.assert_allclose(frames.keypoints2d, part[..., :2], rtol=1e-6)
+    np.testing.assert_allclose(frames.joints3d_cam_m, S[..., :3], rtol=1e-6)
+    assert not frames.visibility2d[1, 5] and frames.visibility2d.sum() == 3 * 17 - 1
+    np.savez(path, imgname=names, center=part[:, 0, :2], scale=np.ones(3), part=part)
+    assert read_h36m_frames(path).joints3d_cam_m is None  # S is optional
+    np.savez(path, imgname=names, center=part[:, 0, :2], scale=np.ones(3), part=part[:, :16])
+    with pytest.raises(ValueError, match=r"h36m_test\.npz: part: expected \(3, 17, 3\) numbers"):
+        read_h36m_frames(path)
+
+
+def test_read_errors_name_the_file_and_the_take(files, tmp_path: Path) -> None:
+    pos3d = {"S1": {"Walking 1": files["pos3d"]["S1"]["Walking 1"].copy()}}
+    pos3d["S1"]["Walking 1"][2, 6, 1] = np.nan  # LHip (joint 5 is not one of the 17)
+    path = tmp_path / "data_3d_h36m.npz"
+    np.savez(path, positions_3d=pos3d)
+    with pytest.raises(
+        ValueError, match=r"data_3d_h36m\.npz: positions_3d\['S1'\]\['Walking 1'\]: expected finite"
+    ):
+        read_h36m_3d(path)
+    np.savez(path, poses=pos3d)
+    with pytest.raises(ValueError, match=r"data_3d_h36m\.npz: variables: expected an array "):
+        read_h36m_3d(path)
+    cams = {k: dict(v) for k, v in files["cams"].items()}
+    cams[("S1", "54138969")]["R"] = 2 * cams[("S1", "54138969")]["R"]
+    pkl = tmp_path / "cameras.pkl"
+    pkl.write_bytes(pickle.dumps(cams))
+    with pytest.raises(
+        ValueError, match=r"cameras\.pkl: \[\('S1', '54138969'\)\]\.R: expected a rot"
+    ):
+        load_h36m_cameras(pkl)

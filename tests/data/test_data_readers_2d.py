@@ -17,6 +17,7 @@ uses a char flag and one an empty value to cover both), and ``video_list`` / ``f
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import cv2
@@ -419,3 +420,53 @@ def test_crowdpose_real_sample_maps_to_lsp14() -> None:
         else:
             assert np.isnan(s.keypoints2d[0, dst]).all()
     assert CROWDPOSE_SIGMAS_LSP14[head] == 0.079 and len(CROWDPOSE_SIGMAS_LSP14) == 14
+
+
+@pytest.mark.parametrize(
+    ("edit", "message"),
+    [
+        (lambda d: d["images"][1].update(id=float("nan")), r"images\[1\]\.id: expected a whole"),
+        (lambda d: d["images"][1].update(id=7), r"images\[1\]\.id: expected an id not used"),
+        (lambda d: d["images"][0].update(width=1e300), r"images\[0\]\.width: expected a whole"),
+        (lambda d: d["annotations"][0].update(id="100"), r"annotations\[0\]\.id: expected a who"),
+        (lambda d: d["annotations"][0].update(num_keypoints=1e30), r"\[0\]\.num_keypoints: "),
+        (lambda d: d["annotations"][1].update(area=None), r"annotations\[1\]\.area: expected a"),
+        (lambda d: d["annotations"][1].update(iscrowd=2), r"annotations\[1\]\.iscrowd: expected"),
+        (lambda d: d["annotations"][2].update(bbox=[0, 0, -1, 5]), r"\[2\]\.bbox: expected width"),
+        (lambda d: d["annotations"][2].update(bbox=[0, 0, "5", 5]), r"\[2\]\.bbox: expected 4 num"),
+        (lambda d: d["annotations"][0]["keypoints"].__setitem__(2, 3), r"flags v of 0, 1 or 2"),
+        (lambda d: d["annotations"][0]["keypoints"].__setitem__(0, 1e7), r"\[0\]\.keypoints: exp"),
+        (lambda d: d["annotations"][0].update(keypoints=[[1, 2, 2]] * 17), r"51 numbers, got sh"),
+        (lambda d: d["categories"][0].update(keypoints="nose"), r"categories\[0\]\.keypoints"),
+        (lambda d: d.update(categories={}), r"categories: expected a list"),
+    ],
+)
+def test_coco_malformed_values_name_the_field(tmp_path: Path, edit, message: str) -> None:
+    path = _coco_json(tmp_path)
+    data = json.loads(path.read_text())
+    edit(data)
+    path.write_text(json.dumps(data))
+    with pytest.raises(ValueError, match=re.escape(str(path)) + ": .*" + message):
+        read_coco_keypoints(path)
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "message"),
+    [
+        ("joints", [[1.0, float("nan")]] * 16, r"entry 0\.joints: expected finite pixel"),
+        ("joints_vis", [1] * 15 + [None], r"entry 0\.joints_vis: expected 16 numbers"),
+        ("center", [1e300, 2.0], r"entry 0\.center: expected finite pixel"),
+        ("scale", float("inf"), r"entry 0\.scale: expected a finite number"),
+        ("image", 5, r"entry 0\.image: expected an image file name"),
+    ],
+)
+def test_mpii_json_malformed_values_name_the_field(
+    tmp_path: Path, field: str, value: object, message: str
+) -> None:
+    entry = {"image": "a.jpg", "joints": [[3.0, 4.0]] * 16, "joints_vis": [1] * 16,
+             "center": [10.0, 12.0], "scale": 0.4}  # fmt: skip
+    entry[field] = value
+    path = tmp_path / "mpii.json"
+    path.write_text(json.dumps([entry]))
+    with pytest.raises(ValueError, match=re.escape(str(path)) + ": " + message):
+        read_mpii_json(path)

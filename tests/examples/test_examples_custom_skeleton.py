@@ -18,10 +18,30 @@ def test_custom_upper_body_layout_end_to_end(tmp_path: Path) -> None:
     spec = importlib.util.spec_from_file_location("custom_skeleton_example", EXAMPLE)
     assert spec is not None and spec.loader is not None
     example = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(example)
-    out = example.main(
-        ["--steps", "2", "--num", "8", "--val-num", "4", "--size", "128", "--out", str(tmp_path)]
-    )
+    from posekit.skeletons import unregister_skeleton
+
+    try:
+        spec.loader.exec_module(example)
+        out = example.main(
+            [
+                "--steps",
+                "2",
+                "--num",
+                "8",
+                "--val-num",
+                "4",
+                "--size",
+                "128",
+                "--out",
+                str(tmp_path),
+            ]
+        )
+        _check(out)
+    finally:
+        unregister_skeleton("upper_body9")  # the other tests see the built-in layouts only
+
+
+def _check(out: dict) -> None:
     names = ["nose", "l_shoulder", "r_shoulder", "l_elbow", "r_elbow"]
     names += ["l_wrist", "r_wrist", "l_hip", "r_hip"]
     ev = out["report"].evaluation

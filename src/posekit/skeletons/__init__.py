@@ -13,7 +13,13 @@ from posekit.skeletons.h36m17 import H36M17
 from posekit.skeletons.hand21 import HAND21, NYU14, NYU14_FROM_36
 from posekit.skeletons.lsp14 import LSP14
 from posekit.skeletons.mpii16 import MPII16
-from posekit.skeletons.registry import get_skeleton, joint_map, list_skeletons, register_skeleton
+from posekit.skeletons.registry import (
+    get_skeleton,
+    joint_map,
+    list_skeletons,
+    register_skeleton,
+    unregister_skeleton,
+)
 from posekit.skeletons.skeleton import Skeleton
 from posekit.skeletons.smpl24 import SMPL24
 
@@ -33,4 +39,5 @@ __all__ = [
     "joint_map",
     "list_skeletons",
     "register_skeleton",
+    "unregister_skeleton",
 ]

@@ -11,11 +11,18 @@ from posekit.skeletons.mpii16 import MPII16
 from posekit.skeletons.skeleton import Skeleton
 from posekit.skeletons.smpl24 import SMPL24
 
-__all__ = ["get_skeleton", "joint_map", "list_skeletons", "register_skeleton"]
+__all__ = [
+    "get_skeleton",
+    "joint_map",
+    "list_skeletons",
+    "register_skeleton",
+    "unregister_skeleton",
+]
 
 _SKELETONS: dict[str, Skeleton] = {
     s.name: s for s in (COCO17, MPII16, LSP14, H36M17, SMPL24, ANNY24, HAND21, NYU14)
 }
+_BUILTIN = frozenset(_SKELETONS)
 
 
 def register_skeleton(skeleton: Skeleton) -> Skeleton:
@@ -24,6 +31,19 @@ def register_skeleton(skeleton: Skeleton) -> Skeleton:
         raise ValueError(f"a different skeleton named {skeleton.name!r} is already registered")
     _SKELETONS[skeleton.name] = skeleton
     return skeleton
+
+
+def unregister_skeleton(name: str) -> None:
+    """Remove a layout a user registered (the built-in layouts stay).
+
+    Raises:
+        KeyError: an unknown name; ValueError: a built-in layout.
+    """
+    if name in _BUILTIN:
+        raise ValueError(f"{name!r} is a built-in layout; it cannot be unregistered")
+    if name not in _SKELETONS:
+        raise KeyError(f"unknown skeleton {name!r}")
+    del _SKELETONS[name]
 
 
 def get_skeleton(name: str | Skeleton) -> Skeleton:

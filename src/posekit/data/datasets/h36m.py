@@ -9,7 +9,14 @@ Files (the data set itself is not redistributable; these readers take the user's
   order of `H36M_CAMERA_IDS`, and ``metadata`` (``num_joints``, ``keypoints_symmetry``);
 - the cameras: a ``cameras.pkl`` as written by MMPose's Human3.6M preprocessing, a dict keyed
   (subject, camera_id) of dicts with ``R`` (3, 3), ``T`` (3, 1), ``f`` (2, 1), ``c`` (2, 1),
-  ``k`` (3, 1), ``p`` (2, 1), ``w``, ``h`` (see `load_h36m_cameras` for their meaning).
+  ``k`` (3, 1), ``p`` (2, 1), ``w``, ``h`` (see `load_h36m_cameras` for their meaning);
+- MMPose's per-frame annotation npz (``h36m_train.npz``, ``test_h36m_body3d.npz``):
+  ``imgname``, ``center``, ``scale``, ``part`` (N, 17, 3) pixels + visibility and ``S``
+  (N, 17, 4) camera-frame metres + visibility, read by `read_h36m_frames`.
+
+The pickled files (the two VideoPose3D npz, cameras.pkl) run Python's unpickler: open only
+files you trust. Every reader raises a ValueError naming the file (and the subject / action /
+camera / field) for a file it cannot read or a value of the wrong type, shape or range.
 
 32 joints become the common 17 (`H36M17`) with `H36M32_TO_17`. `H36MLifting` yields the items
 of `posekit.data.lifting.LiftingDataset` (same keys, same conventions), so a lifter trains and
@@ -18,8 +25,11 @@ is evaluated on either.
 
 from __future__ import annotations
 
+import math
 import os
 import pickle
+import pickletools
+import zipfile
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -28,6 +38,8 @@ import numpy as np
 import torch
 
 from posekit._checks import check_shape
+from posekit.data.datasets._images import field_error, whole_number
+from posekit.data.keypoints_json import MAX_COORDINATE_PX, MAX_IMAGE_SIDE_PX
 from posekit.data.lifting.dataset import COORDS, lifting_batch
 from posekit.data.lifting.pools import PosePool
 
@@ -39,6 +51,7 @@ __all__ = [
     "TEST_SUBJECTS",
     "TRAIN_SUBJECTS",
     "H36MCamera",
+    "H36MFrames",
     "H36MLifting",
     "H36MProtocol",
     "h36m_distort",
@@ -46,6 +59,7 @@ __all__ = [
     "load_h36m_cameras",
     "read_h36m_2d",
     "read_h36m_3d",
+    "read_h36m_frames",
 ]
 
 H36M32_TO_17: tuple[int, ...] = (0, 1, 2, 3, 6, 7, 8, 12, 13, 14, 15, 17, 18, 19, 25, 26, 27)
@@ -172,58 +186,262 @@ def load_h36m_cameras(path: str | os.PathLike) -> dict[tuple[str, str], H36MCame
     camera centre in world coordinates, in **metres** (Human3.6M's metadata gives it in mm), so
     ``x_cam = R^T (x_world - T)``; here that becomes ``R_w2c = R^T``, ``t = -R^T T``.
     """
-    with open(path, "rb") as fh:
-        raw = pickle.load(fh)
+    raw = _unpickle(path, "cameras pickle")
     if not isinstance(raw, Mapping):
         raise ValueError(f"{path}: expected a dict keyed (subject, camera_id), got {type(raw)}")
     cameras = {}
     for key, c in raw.items():
+        where = f"[{key!r:.40}]"
+        if not (isinstance(key, tuple) and len(key) == 2):
+            raise field_error(path, "keys", f"(subject, camera_id) pairs, got {key!r:.40}")
+        if not isinstance(c, Mapping):
+            raise field_error(path, where, f"a dict of camera parameters, got {type(c).__name__}")
         subject, cam_id = (str(k) for k in key)
-        R_c2w = np.asarray(c["R"], np.float64).reshape(3, 3)
-        T = np.asarray(c["T"], np.float64).reshape(3)
+        v = {n: _numbers(c, n, size, path, where) for n, size in _CAMERA_FIELDS.items()}
+        R_c2w = v["R"].reshape(3, 3)
+        with np.errstate(all="ignore"):  # huge entries overflow: not a rotation either
+            rotation = np.allclose(R_c2w @ R_c2w.T, np.eye(3), atol=1e-4)
+        if not (rotation and np.linalg.det(R_c2w) > 0):
+            raise field_error(path, f"{where}.R", f"a rotation matrix, got {R_c2w.tolist()}")
+        if not (v["f"] > 0).all():
+            raise field_error(path, f"{where}.f", f"positive focal lengths, got {v['f'].tolist()}")
+        h, w = (
+            whole_number(_scalar_of(c, n, path, where), path, f"{where}.{n}", 1, MAX_IMAGE_SIDE_PX)
+            for n in ("h", "w")
+        )
         cameras[(subject, cam_id)] = H36MCamera(
-            subject=subject, camera_id=cam_id, R=R_c2w.T.copy(), t_m=-R_c2w.T @ T,
-            focal_px=np.asarray(c["f"], np.float64).reshape(2),
-            center_px=np.asarray(c["c"], np.float64).reshape(2),
-            radial=np.asarray(c["k"], np.float64).reshape(3),
-            tangential=np.asarray(c["p"], np.float64).reshape(2),
-            image_size=(int(np.asarray(c["h"])), int(np.asarray(c["w"]))),
+            subject=subject, camera_id=cam_id, R=R_c2w.T.copy(), t_m=-R_c2w.T @ v["T"],
+            focal_px=v["f"], center_px=v["c"], radial=v["k"], tangential=v["p"],
+            image_size=(h, w),
         )  # fmt: skip
     return cameras
 
 
-def _to17(arr: np.ndarray, name: str) -> np.ndarray:
-    arr = np.asarray(arr)
-    if arr.ndim != 3 or arr.shape[1] not in (17, 32):
-        raise ValueError(f"{name}: expected (T, 17 or 32, D), got {arr.shape}")
-    return arr[:, list(H36M32_TO_17)] if arr.shape[1] == 32 else arr
+_CAMERA_FIELDS = {"R": 9, "T": 3, "f": 2, "c": 2, "k": 3, "p": 2}
+
+
+def _unpickle(path: str | os.PathLike, what: str) -> Any:
+    try:
+        with open(path, "rb") as fh:
+            data = fh.read()
+        _check_pickle(data)
+        return pickle.loads(data)
+    except Exception as err:  # the unpickler raises many types for a damaged file
+        raise ValueError(f"{path}: cannot read {what} ({type(err).__name__}: {err})") from None
+
+
+def _check_pickle(data: bytes) -> None:
+    """Refuse a pickle whose opcodes declare more bytes than it holds: the unpickler allocates
+    a declared length (up to 2**64) before reading it, and reads a file in declared frames."""
+    for _ in pickletools.genops(data):  # reads each argument from memory; ValueError if short
+        pass
+
+
+def _scalar_of(c: Mapping[str, Any], name: str, path: str | os.PathLike, where: str) -> Any:
+    if name not in c:
+        raise field_error(path, where, f"a field '{name}'")
+    value = c[name]
+    return value.item() if isinstance(value, np.ndarray) and value.size == 1 else value
+
+
+def _numbers(
+    c: Mapping[str, Any], name: str, size: int, path: str | os.PathLike, where: str
+) -> np.ndarray:
+    """Field ``name`` of a camera dict: ``size`` finite real numbers, as (size,) float64."""
+    if name not in c:
+        raise field_error(path, where, f"a field '{name}'")
+    try:
+        arr = np.asarray(c[name])
+    except Exception:  # an object numpy cannot make an array of
+        arr = np.asarray(None)
+    if arr.dtype.kind not in "iuf" or arr.size != size or not np.isfinite(arr).all():
+        raise field_error(
+            path, f"{where}.{name}", f"{size} finite numbers, got {arr.dtype} {arr.shape}"
+        )
+    return arr.astype(np.float64).reshape(size)
+
+
+def _load_npz(path: str | os.PathLike, what: str, keys: Sequence[str], pickled: bool) -> dict:
+    """Arrays ``keys`` (those present) of an npz; ValueError naming the file if unreadable."""
+    try:
+        with open(path, "rb") as fh:
+            magic = fh.read(4)
+    except OSError as err:
+        raise ValueError(f"{path}: cannot read {what} ({err})") from None
+    if magic not in (b"PK\x03\x04", b"PK\x05\x06"):  # np.load would unpickle a non-npz
+        raise ValueError(f"{path}: cannot read {what}: not an npz (zip) file")
+    try:
+        _check_npz_sizes(path)
+        with np.load(path, allow_pickle=pickled) as data:
+            return {k: data[k] for k in keys if k in data.files}
+    except Exception as err:  # zipfile, zlib, the npy header parser, pickle: many types
+        raise ValueError(f"{path}: cannot read {what} ({type(err).__name__}: {err})") from None
+
+
+def _check_npz_sizes(path: str | os.PathLike) -> None:
+    """Refuse members whose npy header declares more bytes than they hold: numpy allocates
+    the declared size before reading (gigabytes for one damaged header byte); check pickles."""
+    fmt = np.lib.format
+    with zipfile.ZipFile(path) as zf:
+        for info in zf.infolist():
+            with zf.open(info) as fh:
+                major = fmt.read_magic(fh)[0]
+                if major not in (1, 2):
+                    continue  # np.load checks the rest
+                read = fmt.read_array_header_1_0 if major == 1 else fmt.read_array_header_2_0
+                shape, _, dtype = read(fh)
+                if dtype.hasobject:  # a pickle follows the header
+                    _check_pickle(fh.read())
+                    continue
+                size = math.prod(shape) * dtype.itemsize
+                if size > info.file_size:
+                    raise ValueError(
+                        f"{info.filename} declares {shape} {dtype} ({size} bytes) in "
+                        f"{info.file_size} bytes"
+                    )
+
+
+def _pickled_dict(arrays: dict, key: str, path: str | os.PathLike) -> dict:
+    if key not in arrays:
+        raise field_error(path, "variables", f"an array '{key}'")
+    value = arrays[key]
+    if value.shape != () or not isinstance(value.item(), Mapping):
+        raise field_error(path, key, f"a pickled dict, got {value.dtype} {value.shape}")
+    return dict(value.item())
+
+
+def _to17(arr: Any, where: str, path: str | os.PathLike, dim: int = 3) -> np.ndarray:
+    """(T, 17 or 32, >= dim) real numbers -> (T, 17, dim) float32, finite."""
+    try:
+        arr = np.asarray(arr)
+    except Exception:  # an object numpy cannot make an array of
+        arr = np.asarray(None)
+    if arr.dtype.kind not in "iuf" or arr.ndim != 3 or arr.shape[1] not in (17, 32):
+        raise ValueError(
+            f"{path}: {where}: expected (T, 17 or 32, {dim}) numbers, got {arr.dtype} {arr.shape}"
+        )
+    if arr.shape[2] < dim or (dim == 3 and arr.shape[2] != 3):
+        raise ValueError(f"{path}: {where}: expected (T, J, {dim}) numbers, got {arr.shape}")
+    out = (arr[:, list(H36M32_TO_17)] if arr.shape[1] == 32 else arr)[..., :dim]
+    limit = MAX_COORDINATE_PX if dim == 2 else np.finfo(np.float32).max
+    with np.errstate(over="ignore", invalid="ignore"):  # infinity or NaN: refused below
+        out = out.astype(np.float32)
+        finite = (np.abs(out) <= limit).all()
+    if not finite:  # NaN, infinity, numbers past float32's range
+        raise ValueError(
+            f"{path}: {where}: expected finite numbers"
+            + (f" within {limit:g} pixels of the origin" if dim == 2 else "")
+        )
+    return out
+
+
+def _takes(raw: Mapping, path: str | os.PathLike, key: str) -> Iterator[tuple[str, str, Any]]:
+    """(subject, action, value) of a pickled {subject: {action: value}} dict."""
+    for s, acts in raw.items():
+        if not isinstance(acts, Mapping):
+            raise field_error(path, f"{key}[{s!r:.40}]", f"a dict of actions, got {type(acts)}")
+        for a, x in acts.items():
+            yield str(s), str(a), x
 
 
 def read_h36m_3d(path: str | os.PathLike) -> dict[str, dict[str, np.ndarray]]:
     """``data_3d_h36m.npz`` -> {subject: {action: (T, 17, 3) float32 world metres}}."""
-    with np.load(path, allow_pickle=True) as data:
-        raw = data["positions_3d"].item()
-    return {
-        str(s): {str(a): _to17(x, f"{s}/{a}").astype(np.float32) for a, x in acts.items()}
-        for s, acts in raw.items()
-    }
+    raw = _pickled_dict(
+        _load_npz(path, "H3.6M 3D npz", ["positions_3d"], True), "positions_3d", path
+    )
+    out: dict[str, dict[str, np.ndarray]] = {}
+    for s, a, x in _takes(raw, path, "positions_3d"):
+        out.setdefault(s, {})[a] = _to17(x, f"positions_3d[{s!r}][{a!r}]", path)
+    return out
 
 
 def read_h36m_2d(
     path: str | os.PathLike,
 ) -> tuple[dict[str, dict[str, list[np.ndarray]]], dict[str, Any]]:
     """``data_2d_h36m_<name>.npz`` -> ({subject: {action: [4 x (T, 17, 2) px]}}, metadata)."""
-    with np.load(path, allow_pickle=True) as data:
-        raw = data["positions_2d"].item()
-        meta = data["metadata"].item() if "metadata" in data.files else {}
-    out = {
-        str(s): {
-            str(a): [_to17(x, f"{s}/{a}")[..., :2].astype(np.float32) for x in cams]
-            for a, cams in acts.items()
-        }
-        for s, acts in raw.items()
-    }
-    return out, dict(meta)
+    arrays = _load_npz(path, "H3.6M 2D npz", ["positions_2d", "metadata"], True)
+    raw = _pickled_dict(arrays, "positions_2d", path)
+    meta = _pickled_dict(arrays, "metadata", path) if "metadata" in arrays else {}
+    out: dict[str, dict[str, list[np.ndarray]]] = {}
+    for s, a, cams in _takes(raw, path, "positions_2d"):
+        where = f"positions_2d[{s!r}][{a!r}]"
+        if not isinstance(cams, list | tuple) or len(cams) > len(H36M_CAMERA_IDS):
+            raise field_error(path, where, f"a list of up to 4 camera arrays, got {type(cams)}")
+        out.setdefault(s, {})[a] = [
+            _to17(x, f"{where}[{i}]", path, dim=2) for i, x in enumerate(cams)
+        ]
+    return out, meta
+
+
+@dataclass(frozen=True)
+class H36MFrames:
+    """MMPose's Human3.6M annotation npz (`read_h36m_frames`): N frames, `H36M17` joints.
+
+    Attributes:
+        image_names: (N,) str, e.g. ``"S1/S1_Directions_1.54138969/..._000001.jpg"``
+            (subject, action, camera id, frame), relative to the image folder.
+        center_px: (N, 2) float32 person centre; scale: (N,) float32 person box side / 200 px.
+        keypoints2d: (N, 17, 2) float32 pixels (Human3.6M's projection of ``joints3d_cam_m``
+            with its distortion, `H36MCamera.project`); visibility2d: (N, 17) bool.
+        joints3d_cam_m: (N, 17, 3) float32 camera frame (OpenCV) metres, or None when the file
+            has no ``S``; visibility3d: (N, 17) bool or None.
+    """
+
+    image_names: np.ndarray
+    center_px: np.ndarray
+    scale: np.ndarray
+    keypoints2d: np.ndarray
+    visibility2d: np.ndarray
+    joints3d_cam_m: np.ndarray | None
+    visibility3d: np.ndarray | None
+
+    def __len__(self) -> int:
+        return int(self.image_names.shape[0])
+
+
+def read_h36m_frames(path: str | os.PathLike) -> H36MFrames:
+    """Read MMPose's Human3.6M annotation npz (no pickles) into `H36MFrames`.
+
+    Raises:
+        ValueError: unreadable file, a missing array (``imgname``, ``center``, ``scale``,
+            ``part``; ``S`` is optional) or one of the wrong type, shape or range.
+    """
+    keys = ("imgname", "center", "scale", "part", "S")
+    arrays = _load_npz(path, "H3.6M annotation npz", keys, False)
+    for key in keys[:4]:
+        if key not in arrays:
+            raise field_error(path, "variables", f"an array '{key}' (of {', '.join(keys)})")
+    names = arrays["imgname"]
+    if names.ndim != 1 or names.dtype.kind != "U":
+        raise field_error(path, "imgname", f"(N,) strings, got {names.dtype} {names.shape}")
+    N = len(names)
+    shapes = {"center": (N, 2), "scale": (N,), "part": (N, 17, 3), "S": (N, 17, 4)}
+    checked = {}
+    for key, shape in shapes.items():
+        if key not in arrays:
+            continue
+        arr = arrays[key]
+        if arr.dtype.kind not in "iuf" or arr.shape != shape:
+            raise field_error(path, key, f"{shape} numbers, got {arr.dtype} {arr.shape}")
+        limit = MAX_COORDINATE_PX if key != "S" else np.finfo(np.float32).max
+        with np.errstate(over="ignore", invalid="ignore"):  # infinity or NaN: refused below
+            arr = arr.astype(np.float32)
+            finite = (np.abs(arr) <= limit).all()
+        if not finite:
+            raise field_error(
+                path, key, "finite numbers" + (f" within {limit:g}" if key != "S" else "")
+            )
+        checked[key] = arr
+    part, S = checked["part"], checked.get("S")
+    return H36MFrames(
+        image_names=names,
+        center_px=checked["center"],
+        scale=checked["scale"],
+        keypoints2d=part[..., :2],
+        visibility2d=part[..., 2] > 0,
+        joints3d_cam_m=None if S is None else S[..., :3],
+        visibility3d=None if S is None else S[..., 3] > 0,
+    )
 
 
 def _subjects_of(data: Mapping[str, Any], subjects: Sequence[str], what: str) -> None:

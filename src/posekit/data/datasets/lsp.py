@@ -14,7 +14,8 @@ Files:
 
 Which one a file is follows from the array's shape. Coordinates are MATLAB's (1-based) as
 MPII's and are shifted by -1 to posekit's 0-based pixel centres. Every joint is labelled
-(finite); a non-finite coordinate would make the joint unlabelled (NaN, not visible).
+(finite); a non-finite coordinate would make the joint unlabelled (NaN, not visible); finite
+coordinates beyond ``MAX_COORDINATE_PX`` and non-finite flags are errors.
 
 PCK@0.2 normalization: ``meta["torso_size_px"]`` (P,) is the distance between the right
 shoulder and the left hip, the "torso diameter" used by the LSP PCK evaluations of DeepPose
@@ -31,9 +32,9 @@ from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
-import scipy.io
 
-from posekit.data.datasets._images import AnnotatedImages, ImageRecord, keypoint_boxes
+from posekit.data.datasets._images import AnnotatedImages, ImageRecord, keypoint_boxes, load_mat
+from posekit.data.keypoints_json import MAX_COORDINATE_PX
 from posekit.data.sample import Sample
 from posekit.skeletons import LSP14
 
@@ -73,10 +74,7 @@ def read_lsp_joints(path: str | os.PathLike[str], one_based: bool = True) -> LSP
             3 x 14 x N nor 14 x 3 x N (the message names the file and the shapes).
     """
     path = Path(path)
-    try:
-        mat = scipy.io.loadmat(path)
-    except Exception as err:  # scipy raises many types (MatReadError, IndexError, ...)
-        raise ValueError(f"{path}: cannot read LSP joints.mat ({err})") from None
+    mat = load_mat(path, "LSP joints.mat")
     if "joints" not in mat:
         found = sorted(k for k in mat if not k.startswith("__"))
         raise ValueError(f"{path}: variables: expected an array 'joints', got {found}")
@@ -88,14 +86,24 @@ def read_lsp_joints(path: str | os.PathLike[str], one_based: bool = True) -> LSP
             f"{path}: joints: expected (3, 14, N) (LSP) or (14, 3, N) (LSP-extended), "
             f"got {joints.shape}"
         )
-    if not np.issubdtype(joints.dtype, np.number):
-        raise ValueError(f"{path}: joints: expected numbers, got dtype {joints.dtype}")
+    if joints.dtype.kind not in "iuf":  # not bools, complex numbers, strings or cells
+        raise ValueError(f"{path}: joints: expected real numbers, got dtype {joints.dtype}")
     extended = joints.shape[0] == 14
     # (N, 14, 3): x, y, flag per joint, in the file's joint order
     per_joint = joints.transpose(2, 0, 1) if extended else joints.transpose(2, 1, 0)
     per_joint = per_joint.astype(np.float64)
-    xy = per_joint[..., :2] - (1.0 if one_based else 0.0)
+    with np.errstate(invalid="ignore"):  # signalling NaNs: unlabelled joints
+        xy = per_joint[..., :2] - (1.0 if one_based else 0.0)
     labelled = np.isfinite(xy).all(-1)
+    far = labelled & (np.abs(xy) > MAX_COORDINATE_PX).any(-1)
+    if far.any():
+        n, j = (int(i) for i in np.argwhere(far)[0])
+        raise ValueError(
+            f"{path}: joints: expected pixel coordinates within {MAX_COORDINATE_PX:g} of the "
+            f"origin, got {xy[n, j].tolist()} (image {n + 1}, joint {LSP14.native_joints[j]})"
+        )
+    if not np.isfinite(per_joint[..., 2]).all():
+        raise ValueError(f"{path}: joints: expected finite 0/1 flags (third row)")
     flag = per_joint[..., 2] > 0
     visible = (flag if extended else ~flag) & labelled
     xy = np.where(labelled[..., None], xy, np.nan)

@@ -34,6 +34,11 @@ Conventions (what the readers produce, in `Sample`s with skeleton ``mpii16``):
   (``SC_BIAS = 0.6``); ``meta["rect_index"]`` (P,) the 0-based ``annorect`` index of each person
   and ``meta["annolist_index"]`` the 0-based image index, to map predictions back to the file.
 
+- Checks: labelled joints, head boxes and ``objpos`` / ``center`` must be finite and within
+  ``MAX_COORDINATE_PX`` of the origin (a non-finite .mat ``objpos`` or ``scale`` counts as
+  absent), ``scale`` within 5000, joint ids whole numbers in 0..15; anything else raises a
+  ValueError naming the file and the field (``RELEASE.annolist[3].annorect[0].scale``).
+
 Only people with keypoints are kept by default (the test images then have none); MPII's
 "validation" split used by HRNet and MMPose is a subset of the training images defined by
 their json files, not by the .mat.
@@ -41,16 +46,27 @@ their json files, not by the .mat.
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
-import scipy.io
 
-from posekit.data.datasets._images import AnnotatedImages, ImageRecord, keypoint_boxes
+from posekit.data.datasets._images import (
+    INT64_MAX,
+    AnnotatedImages,
+    ImageRecord,
+    check_coordinates,
+    field_error,
+    finite_number,
+    keypoint_boxes,
+    load_json,
+    load_mat,
+    number_array,
+    whole_number,
+)
+from posekit.data.keypoints_json import MAX_COORDINATE_PX
 from posekit.data.sample import Sample
 from posekit.skeletons import MPII16
 
@@ -60,10 +76,9 @@ MPII_HEAD_SIZE_FACTOR = 0.6
 """PCKh head size = 0.6 x head-box diagonal (``SC_BIAS`` of MPII's evaluation code)."""
 
 J = 16
+_MAX_SCALE = MAX_COORDINATE_PX / 200  # scale = person height / 200 px
 
-
-def _fail(path: Path, where: str, expected: str) -> ValueError:
-    return ValueError(f"{path}: {where}: expected {expected}")
+_fail = field_error
 
 
 def _items(x: Any) -> list[Any]:
@@ -152,10 +167,7 @@ def _record(
 
 
 def _load_release(path: Path) -> Any:
-    try:
-        mat = scipy.io.loadmat(path, struct_as_record=False, squeeze_me=True)
-    except Exception as err:  # scipy raises many types (MatReadError, IndexError, ...)
-        raise ValueError(f"{path}: cannot read MPII .mat file ({err})") from None
+    mat = load_mat(path, "MPII .mat file", struct_as_record=False, squeeze_me=True)
     if "RELEASE" not in mat:
         found = sorted(k for k in mat if not k.startswith("__"))
         raise _fail(path, "variables", f"a struct 'RELEASE', got {found}")
@@ -191,8 +203,12 @@ def read_mpii_mat(
     img_train = np.atleast_1d(
         np.asarray(_get(release, "img_train", path, "RELEASE", "1 x N 0/1 flags"))
     )
-    if img_train.shape != (len(annolist),):
-        raise _fail(path, "RELEASE.img_train", f"({len(annolist)},) flags, got {img_train.shape}")
+    if img_train.shape != (len(annolist),) or img_train.dtype.kind not in "biuf":
+        raise _fail(
+            path,
+            "RELEASE.img_train",
+            f"({len(annolist)},) 0/1 flags, got {img_train.dtype} {img_train.shape}",
+        )
     singles = _items(getattr(release, "single_person", np.empty(0, object)))
     acts = _items(getattr(release, "act", np.empty(0, object)))
     records = []
@@ -216,27 +232,34 @@ def read_mpii_mat(
             vis = np.zeros(J, bool)
             for k, pt in enumerate(points):
                 pw = f"{rw}.annopoints.point[{k}]"
-                jid = int(_scalar(_get(pt, "id", path, pw, "joint id 0-15"), path, f"{pw}.id"))
-                if not 0 <= jid < J:
+                jid = _scalar(_get(pt, "id", path, pw, "joint id 0-15"), path, f"{pw}.id")
+                if not (jid.is_integer() and 0 <= jid < J):
                     raise _fail(path, f"{pw}.id", f"a joint id in 0..15, got {jid}")
+                jid = int(jid)
                 kp[jid] = (
                     _scalar(_get(pt, "x", path, pw, "x pixel"), path, f"{pw}.x") - 1,
                     _scalar(_get(pt, "y", path, pw, "y pixel"), path, f"{pw}.y") - 1,
                 )
+                check_coordinates(kp[jid], np.array(True), path, f"{pw}.x/y")
                 flag = _number(getattr(pt, "is_visible", None))
                 vis[jid] = flag is None or flag > 0
             head = np.full(4, np.nan)
             if all(hasattr(rect, f) for f in ("x1", "y1", "x2", "y2")):
                 vals = [_number(getattr(rect, f)) for f in ("x1", "y1", "x2", "y2")]
                 if all(v is not None for v in vals):
-                    head = np.asarray(vals, np.float64) - 1
+                    with np.errstate(invalid="ignore"):  # NaN: refused below
+                        head = np.asarray(vals, np.float64) - 1
+                    check_coordinates(head.reshape(2, 2), np.ones(2, bool), path, f"{rw}.x1-y2")
             objpos = np.full(2, np.nan)
             op = getattr(rect, "objpos", None)
             if op is not None and not isinstance(op, np.ndarray):
                 ox, oy = _number(getattr(op, "x", None)), _number(getattr(op, "y", None))
-                if ox is not None and oy is not None:
+                if ox is not None and oy is not None and np.isfinite([ox, oy]).all():
                     objpos = np.array([ox - 1, oy - 1])
+                    check_coordinates(objpos, np.array(True), path, f"{rw}.objpos")
             sc = _number(getattr(rect, "scale", None))
+            if sc is not None and abs(sc) > _MAX_SCALE:  # NaN: no scale, the keypoints' box
+                raise _fail(path, f"{rw}.scale", f"a person scale within {_MAX_SCALE:g}, got {sc}")
             kps.append(kp)
             viss.append(vis)
             objs.append(objpos)
@@ -252,14 +275,19 @@ def read_mpii_mat(
             "is_train": is_train,
         }
         if i < len(singles):
-            meta["single_person"] = [int(v) - 1 for v in np.atleast_1d(singles[i]).ravel()]
+            meta["single_person"] = [
+                whole_number(v, path, f"RELEASE.single_person[{i}]", 1, INT64_MAX) - 1
+                for v in np.atleast_1d(singles[i]).ravel()
+            ]
         if i < len(acts):
             act = acts[i]
             act_id = _number(getattr(act, "act_id", None))
             meta["activity"] = {
                 "category": _text(getattr(act, "cat_name", "")),
                 "name": _text(getattr(act, "act_name", "")),
-                "id": -1 if act_id is None else int(act_id),
+                "id": -1
+                if act_id is None
+                else whole_number(act_id, path, f"RELEASE.act[{i}].act_id"),
             }
         records.append(_record(image_dir / name, kps, viss, objs, scales, heads, meta))
     return records
@@ -280,10 +308,7 @@ def read_mpii_json(
     """
     path = Path(path)
     image_dir = Path(image_dir) if image_dir is not None else path.parent
-    try:
-        entries = json.loads(path.read_text())
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
-        raise ValueError(f"{path}: cannot read MPII json ({err})") from None
+    entries = load_json(path, "MPII")
     if not isinstance(entries, list):
         raise _fail(path, "top level", f"a list of person entries, got {type(entries).__name__}")
     groups: dict[str, dict[str, list[Any]]] = {}
@@ -292,21 +317,19 @@ def read_mpii_json(
         for key in ("image", "joints", "joints_vis", "center", "scale"):
             if not isinstance(e, dict) or key not in e:
                 raise _fail(path, f"{where}", f"a field '{key}'")
-        try:
-            joints = np.asarray(e["joints"], np.float64)
-            labelled = np.asarray(e["joints_vis"], np.float64) > 0
-            center = np.asarray(e["center"], np.float64)
-            scale = float(e["scale"])
-        except (TypeError, ValueError) as err:
-            raise _fail(path, where, f"numeric joints, joints_vis, center, scale ({err})") from None
-        if joints.shape != (J, 2):
-            raise _fail(path, f"{where}.joints", f"({J}, 2), got {joints.shape}")
-        if labelled.shape != (J,):
-            raise _fail(path, f"{where}.joints_vis", f"({J},), got {labelled.shape}")
-        if center.shape != (2,):
-            raise _fail(path, f"{where}.center", f"(2,), got {center.shape}")
+        if not isinstance(e["image"], str) or not e["image"]:
+            raise _fail(path, f"{where}.image", f"an image file name, got {e['image']!r:.60}")
+        joints = number_array(e["joints"], path, f"{where}.joints", (J, 2))
+        flags = number_array(e["joints_vis"], path, f"{where}.joints_vis", (J,))
+        if not np.isfinite(flags).all():
+            raise _fail(path, f"{where}.joints_vis", f"finite 0/1 flags, got {flags.tolist()}")
+        labelled = flags > 0
+        check_coordinates(joints, labelled, path, f"{where}.joints")
+        center = number_array(e["center"], path, f"{where}.center", (2,))
+        check_coordinates(center, np.array(True), path, f"{where}.center")
+        scale = finite_number(e["scale"], path, f"{where}.scale", 0, _MAX_SCALE)
         kp = np.where(labelled[:, None], joints - 1, np.nan)
-        g = groups.setdefault(str(e["image"]), {k: [] for k in ("kp", "vis", "obj", "s", "n")})
+        g = groups.setdefault(e["image"], {k: [] for k in ("kp", "vis", "obj", "s", "n")})
         g["kp"].append(kp)
         g["vis"].append(labelled)
         g["obj"].append(center - 1)
