@@ -11,13 +11,14 @@ from __future__ import annotations
 import contextlib
 import io
 import os
+import shutil
 import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 
 import numpy as np
 
-__all__ = ["atomic_write", "atomic_write_npz"]
+__all__ = ["atomic_write", "atomic_write_npz", "remove_stale_temporaries"]
 
 _UMASK = os.umask(0)  # read once at import (the umask can only be read by setting it)
 os.umask(_UMASK)
@@ -47,6 +48,24 @@ def atomic_write_npz(path: str | os.PathLike[str], arrays: Mapping[str, np.ndarr
     buf = io.BytesIO()
     np.savez(buf, **arrays)
     atomic_write(path, buf.getbuffer())
+
+
+def remove_stale_temporaries(path: str | os.PathLike[str]) -> int:
+    """Remove the temporary files or folders (``.<name>.*.tmp`` beside ``path``) that an
+    atomic write of ``path`` killed before its rename left behind; returns how many. Call it
+    only where no other process writes ``path`` at the same time."""
+    path = Path(path)
+    if not path.parent.is_dir():
+        return 0
+    n = 0
+    for tmp in path.parent.glob(f".{path.name}.*.tmp"):
+        if tmp.is_dir():
+            shutil.rmtree(tmp, ignore_errors=True)
+        else:
+            with contextlib.suppress(FileNotFoundError):
+                tmp.unlink()
+        n += 1
+    return n
 
 
 def _fsync_dir(folder: Path) -> None:

@@ -156,3 +156,72 @@ def test_help_lists_the_new_subcommands(capsys: pytest.CaptureFixture[str]) -> N
     with pytest.raises(SystemExit):
         main(["train", "--help"])
     assert "--resume" in capsys.readouterr().out
+
+
+def _one_line(err: str) -> str:
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("posekit train: error: "), err
+    assert "Traceback" not in err
+    return lines[0].removeprefix("posekit train: error: ")
+
+
+def _tree(folder: Path) -> dict[str, bytes | None]:
+    return {
+        str(p.relative_to(folder)): p.read_bytes() if p.is_file() else None
+        for p in sorted(folder.rglob("*"))
+    }
+
+
+def test_a_run_that_cannot_start_leaves_nothing_behind(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "runs"  # does not exist yet
+    base = ["train", str(CONFIG), "--quiet", "--set", *toy_overrides(out)]
+    # An unknown source is refused before anything is made; a source that rejects its
+    # parameters fails inside Lightning's setup, after the run directory was made: what this
+    # run made (output_dir included) is removed.
+    for extra, want in (
+        ("data.source=nope", "data.source: unknown data source 'nope'; registered sources"),
+        ("data.val_source=nope", "data.val_source: unknown data source 'nope'"),
+        ("data.params={bogus: 1}", "bad parameters {'bogus': 1}"),
+        ("model.overrides.num_blocks=many", "model.overrides: martinez cannot use"),
+        ("model.name=nope", "model: unknown model 'nope'; known models:"),
+    ):
+        assert main([*base, extra]) == 2, extra
+        assert not out.exists(), extra
+        assert want in _one_line(capsys.readouterr().err)
+    # In a directory an earlier run left (no checkpoint), a failing run removes only what it
+    # made and changes nothing of the rest.
+    run = out / "toy"
+    assert main([*base, "trainer.max_steps=2", "trainer.val_every=0"]) == 0
+    (run / "checkpoints" / "last.ckpt").unlink()
+    (run / "notes.txt").write_text("mine")
+    capsys.readouterr()
+    before = _tree(run)
+    assert main([*base, "data.params={bogus: 1}"]) == 2
+    _one_line(capsys.readouterr().err)
+    assert _tree(run) == before
+
+
+def test_malformed_input_exits_2_with_one_line_naming_it(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    empty = tmp_path / "empty.yaml"
+    empty.write_text("")
+    assert main(["train", str(empty)]) == 2
+    assert _one_line(capsys.readouterr().err) == f"{empty}: empty; expected at least task and model"
+    assert main(["train", str(CONFIG), "--set", "trainer.max_steps="]) == 2
+    msg = _one_line(capsys.readouterr().err)
+    assert msg.startswith("--set trainer.max_steps=: no value after '='") and str(CONFIG) not in msg
+    assert main(["train", str(CONFIG), "--set", "trainer.max_steps=-3"]) == 2
+    msg = _one_line(capsys.readouterr().err)
+    assert msg == "--set trainer.max_steps=-3: trainer.max_steps: expected > 0, got -3"
+    # A random-bytes checkpoint to resume: named, and no advice to unpickle it.
+    run = tmp_path / "toy"
+    (run / "checkpoints").mkdir(parents=True)
+    (run / "checkpoints" / "last.ckpt").write_bytes(bytes(range(256)) * 16)
+    args = ["train", str(CONFIG), "--quiet", "--resume", "--set", *toy_overrides(tmp_path)]
+    assert main(args) == 2
+    msg = _one_line(capsys.readouterr().err)
+    assert msg.startswith(f"{run / 'checkpoints' / 'last.ckpt'}: not a readable checkpoint")
+    assert "weights_only" not in msg and "trusted" not in msg

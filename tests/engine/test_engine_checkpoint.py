@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import os
+import pickle
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 from engine_toy_data import toy_overrides
@@ -102,3 +104,28 @@ def test_a_checkpoint_of_another_task_or_model_is_refused(tmp_path: Path) -> Non
         check_compatible(meta, "lift", "lcn", "x.ckpt")
     with pytest.raises(CheckpointError, match="'pose2d' 'martinez' checkpoint is needed"):
         check_compatible(meta, "pose2d", "martinez", "x.ckpt")
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_an_unreadable_checkpoint_is_named_and_never_advised_to_be_unpickled(
+    tmp_path: Path, seed: int
+) -> None:
+    # Random bytes, and a pickle that would run code if loaded with weights_only=False: torch
+    # advises exactly that ("Re-running torch.load with weights_only set to False ..."), and
+    # to allow-list the globals; posekit keeps the reason, names the file, drops the advice.
+    path = tmp_path / f"random{seed}.ckpt"
+    if seed < 3:
+        path.write_bytes(np.random.default_rng(seed).bytes(4096))
+    else:
+        path.write_bytes(pickle.dumps({"posekit": os.system}, protocol=2))
+    with pytest.raises(CheckpointError) as err:
+        load_checkpoint(path)
+    msg = str(err.value)
+    assert msg.startswith(f"{path}: not a readable checkpoint (corrupt or truncated?): ")
+    assert "\n" not in msg
+    for advice in ("weights_only", "trusted", "arbitrary code", "safe_globals", "allowlist"):
+        assert advice not in msg, msg
+    reason = msg.split("): ", 1)[1]
+    assert reason.startswith("UnpicklingError: ") and len(reason) > len("UnpicklingError: ")
+    if seed == 3:
+        assert "GLOBAL posix.system" in reason  # the first useful line: what the file wanted

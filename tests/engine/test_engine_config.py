@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -19,6 +20,10 @@ from posekit.models import model_config
 CONFIGS = Path(__file__).resolve().parents[2] / "configs"
 
 
+#: What every experiment file must say (`REQUIRED_KEYS`).
+REQUIRED = "task: lift\nmodel: {name: martinez}\n"
+
+
 def _write(tmp_path: Path, text: str) -> Path:
     path = tmp_path / "exp.yaml"
     path.write_text(text)
@@ -28,7 +33,7 @@ def _write(tmp_path: Path, text: str) -> Path:
 def test_yaml_loads_into_nested_dataclasses(tmp_path: Path) -> None:
     path = _write(
         tmp_path,
-        "name: a\nmodel: {name: lcn, preset: full, overrides: {hops: 2}}\n"
+        "name: a\ntask: lift\nmodel: {name: lcn, preset: full, overrides: {hops: 2}}\n"
         "optim: {lr: 1e-4, betas: [0.8, 0.99]}\ntrainer: {max_steps: 10, devices: auto}\n",
     )
     cfg = load_config(path)
@@ -42,7 +47,7 @@ def test_yaml_loads_into_nested_dataclasses(tmp_path: Path) -> None:
 
 
 def test_set_overrides_nested_and_free_keys(tmp_path: Path) -> None:
-    path = _write(tmp_path, "name: a\n")
+    path = _write(tmp_path, "name: a\n" + REQUIRED)
     cfg = load_config(
         path,
         [
@@ -62,14 +67,14 @@ def test_set_overrides_nested_and_free_keys(tmp_path: Path) -> None:
 
 
 def test_unknown_key_lists_the_valid_keys_at_its_level(tmp_path: Path) -> None:
-    path = _write(tmp_path, "name: a\n")
+    path = _write(tmp_path, "name: a\n" + REQUIRED)
     with pytest.raises(ValueError) as err:
         load_config(path, ["optim.lrr=1"])
     msg = str(err.value)
     assert "unknown key 'optim.lrr'; valid keys: optimizer, lr, weight_decay" in msg
     with pytest.raises(ValueError, match=r"unknown key 'modle'; valid keys: name, seed, task"):
         load_config(path, ["modle.name=x"])
-    bad = _write(tmp_path, "trainer:\n  max_step: 3\n")
+    bad = _write(tmp_path, REQUIRED + "trainer:\n  max_step: 3\n")
     with pytest.raises(ValueError, match=r"exp.yaml: unknown key 'trainer.max_step'; valid keys"):
         load_config(bad)
     with pytest.raises(ValueError, match=r"'optim.lr' is a value, it has no key 'x'"):
@@ -77,7 +82,7 @@ def test_unknown_key_lists_the_valid_keys_at_its_level(tmp_path: Path) -> None:
 
 
 def test_bad_values_name_their_key(tmp_path: Path) -> None:
-    path = _write(tmp_path, "name: a\n")
+    path = _write(tmp_path, "name: a\n" + REQUIRED)
     with pytest.raises(ValueError, match=r"optim.lr: expected a number, got 'fast'"):
         load_config(path, ["optim.lr=fast"])
     with pytest.raises(ValueError, match=r"optim.scheduler: expected one of none, exponential"):
@@ -120,3 +125,71 @@ def test_tiny_and_full_configs_come_in_pairs() -> None:
         assert {f"lift_{model}_tiny", f"lift_{model}_full"} <= stems
     dae = load_config(CONFIGS / "lift_smplr_dae_tiny.yaml")
     assert dae.model.overrides["noise"]["drop_prob"] > 0  # trains with structured noise
+
+
+@pytest.mark.parametrize("text", ["", "\n\n", "# only a comment\n", "---\n", "null\n"])
+def test_an_empty_config_file_is_refused(tmp_path: Path, text: str) -> None:
+    path = _write(tmp_path, text)
+    with pytest.raises(ValueError) as err:
+        load_config(path, ["trainer.max_steps=5"])
+    assert str(err.value) == f"{path}: empty; expected at least task and model"
+
+
+def test_a_config_file_must_name_its_task_and_model(tmp_path: Path) -> None:
+    path = _write(tmp_path, "name: a\nmodel: {name: martinez}\n")
+    with pytest.raises(ValueError, match=rf"^{re.escape(str(path))}: no 'task'; expected at"):
+        load_config(path)
+    path = _write(tmp_path, "name: a\ntask: lift\nmodel: {preset: tiny}\n")
+    with pytest.raises(ValueError, match=r"exp\.yaml: no 'model\.name'; expected at least"):
+        load_config(path)
+    assert load_config(path, ["model.name=lcn"]).model.name == "lcn"  # or from --set
+    assert load_config(None).task == "lift"  # no file: the defaults (programmatic use)
+
+
+def test_a_bad_set_item_is_blamed_not_the_file(tmp_path: Path) -> None:
+    path = _write(tmp_path, "name: a\n" + REQUIRED + "loss: {name: mpjpe}\n")
+    cases = {
+        "trainer.max_steps=": "no value after '=' (write trainer.max_steps=null for none)",
+        "trainer.max_steps=0": "trainer.max_steps: expected > 0, got 0",
+        "trainer.max_steps=many": "trainer.max_steps: expected an integer, got 'many'",
+        "optim.lr=.nan": "optim.lr: expected a finite number, got nan",
+        "optim.betas=[1, 2": "cannot parse value '[1, 2': expected ',' or ']', but got",
+        "=3": "expected KEY=VALUE with a dotted KEY (optim.lr=1e-3)",
+        "task=pose2d": "unknown key 'loss.name'; valid keys: heatmap_weight",  # the file's
+        "task=pose9d": "unknown task 'pose9d'",
+    }
+    for item, want in cases.items():
+        with pytest.raises(ValueError) as err:
+            load_config(path, ["optim.lr=1e-3", item, "trainer.val_every=2"])
+        msg = str(err.value)
+        assert msg.startswith(f"--set {item}: {want}"), msg
+        assert str(path) not in msg and "\n" not in msg
+    # A mistake in the file is still the file's, whatever --set says beside it ...
+    bad = _write(tmp_path, "name: a\n" + REQUIRED + "trainer: {max_steps: 0}\n")
+    with pytest.raises(ValueError, match=rf"^{re.escape(str(bad))}: trainer\.max_steps: expected"):
+        load_config(bad, ["optim.lr=1e-3"])
+    # ... and a --set may mend it.
+    assert load_config(bad, ["trainer.max_steps=3"]).trainer.max_steps == 3
+
+
+def test_unreadable_config_files_give_one_line_naming_the_file(tmp_path: Path) -> None:
+    cases = {
+        "name: a\n  task: [lift\n": "invalid YAML: ",
+        "task: lift\nmodel: {name: martinez}\nname: a: b\n": "invalid YAML: mapping values",
+        "- task\n- lift\n": "expected a mapping at the top level, got list",
+        "\tname: a\n": "invalid YAML: found character '\\t' that cannot start any token",
+    }
+    for text, want in cases.items():
+        path = _write(tmp_path, text)
+        with pytest.raises(ValueError) as err:
+            load_config(path)
+        msg = str(err.value)
+        assert msg.startswith(f"{path}: {want}") and "\n" not in msg, msg
+        if "YAML" in want:
+            assert re.search(r" at line \d+, column \d+$", msg), msg
+    path = tmp_path / "binary.yaml"
+    path.write_bytes(b"task: lift\n\xff\xfe\x00")
+    with pytest.raises(
+        ValueError, match=r"binary\.yaml: not a text file \(invalid UTF-8 at byte 11"
+    ):
+        load_config(path)

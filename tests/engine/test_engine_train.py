@@ -1,9 +1,10 @@
 """End-to-end training on the tiny config with the in-test source: loss, files, metadata,
-evaluation, max-norm, and resume equality."""
+evaluation, max-norm, resume equality (weights and logs), and progress reporting."""
 
 from __future__ import annotations
 
 import csv
+import re
 from pathlib import Path
 
 import pytest
@@ -12,6 +13,7 @@ from engine_toy_data import toy_overrides
 from lightning.pytorch.callbacks import Callback
 
 from posekit import __version__
+from posekit.engine import progress as progress_module
 from posekit.engine.checkpoint import CheckpointError, load_checkpoint
 from posekit.engine.config import load_config
 from posekit.engine.evaluate import evaluate_checkpoint, module_from_checkpoint
@@ -77,17 +79,36 @@ def test_tiny_run_end_to_end(tmp_path: Path) -> None:
         train(cfg)
 
 
+def _rows(run: Path) -> list[dict[str, str]]:
+    with open(run / "csv" / "metrics.csv", newline="") as fh:
+        return list(csv.DictReader(fh))
+
+
 @pytest.mark.parametrize("model", ["martinez", "smplr_dae"])
-def test_killed_run_resumes_to_the_same_weights(tmp_path: Path, model: str) -> None:
+def test_killed_run_resumes_to_the_same_weights(
+    tmp_path: Path, model: str, capsys: pytest.CaptureFixture[str]
+) -> None:
     extra = ("model.overrides.dropout=0.2", "optim.scheduler=cosine", "optim.warmup_steps=3")
     whole = train(_config(tmp_path / "a", model, *extra))
     cfg = _config(tmp_path / "b", model, *extra)
     with pytest.raises(RuntimeError, match=r"killed at step 10"):
         train(cfg, callbacks=[_Kill(10)])
-    last = tmp_path / "b" / "toy" / "checkpoints" / "last.ckpt"
+    run = tmp_path / "b" / "toy"
+    last = run / "checkpoints" / "last.ckpt"
     assert load_checkpoint(last)["global_step"] == 8  # checkpoint_every=4: step 8 survived
-    resumed = train(cfg, resume=True)
+    # The killed run logged steps after the checkpoint (CSV step 8 = global step 9).
+    assert max(int(r["step"]) for r in _rows(run)) == 8
+    capsys.readouterr()
+    resumed = train(cfg, resume=True, progress=True)
     assert resumed.resumed_from == last and resumed.global_step == 12
+    # The bar counts steps of the whole run from the restored step: 9/12 ... 12/12, no "/?".
+    bars = re.findall(r"train:[^\r\n]*?(\d+)/(\S+) ", capsys.readouterr().out)
+    assert bars and {total for _, total in bars} == {"12"}
+    assert int(bars[0][0]) >= 8 and bars[-1] == ("12", "12")
+    # The logs survive like the checkpoint: the CSV holds every row of the uninterrupted run,
+    # once each (the rows logged after step 8 by the killed run were dropped and redone).
+    assert _rows(run) == _rows(tmp_path / "a" / "toy")
+    assert len(list((run / "tb").glob("events.out.tfevents.*"))) == 2  # one per launch
 
     a = load_checkpoint(whole.last_checkpoint)
     b = load_checkpoint(resumed.last_checkpoint)
@@ -124,3 +145,37 @@ def test_resume_refuses_other_model_settings_and_lists_other_changes(tmp_path: P
 def test_resume_without_a_checkpoint_starts_fresh(tmp_path: Path) -> None:
     result = train(_config(tmp_path, "lcn", "trainer.max_steps=4"), resume=True)
     assert result.resumed_from is None and result.global_step == 4
+
+
+class _FakeClock:
+    """Monotonic seconds that advance ``tick`` per reading."""
+
+    def __init__(self, tick: float) -> None:
+        self.now, self.tick = 0.0, tick
+
+    def __call__(self) -> float:
+        self.now += self.tick
+        return self.now
+
+
+def test_without_a_bar_a_slow_run_prints_a_progress_line_a_minute(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # What the demo does: train(progress=False). A quick run prints nothing ...
+    cfg = _config(tmp_path, "martinez", "trainer.log_every=4")
+    train(cfg, progress=False)
+    assert "train: step" not in capsys.readouterr().out
+    # ... a slow one a line when log_every steps *and* 30 s have passed, or after 60 s: with
+    # 20 s per step the 60 s rule (every 3 steps), with 5 s per step the 30 s one (6 steps);
+    # each line with step/total, the loss and the elapsed time.
+    for tick, want in ((20.0, [3, 6, 9, 12]), (5.0, [6, 12])):
+        monkeypatch.setattr(progress_module.StepProgressLog, "clock", _FakeClock(tick))
+        cfg = _config(tmp_path / f"slow{tick:.0f}", "martinez", "trainer.log_every=4")
+        train(cfg, progress=False)
+        lines = [x for x in capsys.readouterr().out.splitlines() if x.startswith("train: step")]
+        assert [int(re.match(r"train: step (\d+)/12 ", x)[1]) for x in lines] == want
+        assert all("train/loss" in x and "s/step" in x for x in lines)
+        assert f"elapsed {progress_module.format_duration(tick * want[0])}," in lines[0]
+    # log_progress=False (``posekit train --quiet``) prints nothing, however slow.
+    train(_config(tmp_path / "quiet", "martinez"), progress=False, log_progress=False)
+    assert "train: step" not in capsys.readouterr().out

@@ -20,6 +20,7 @@ Every run writes into ``--out`` (default ``runs/demo``); an earlier demo there i
 from __future__ import annotations
 
 import argparse
+import os
 import shutil
 import time
 from dataclasses import dataclass, field
@@ -221,6 +222,13 @@ def run(args: argparse.Namespace) -> int:
 
     if args.threads is not None:
         torch.set_num_threads(args.threads)
+    else:
+        load, cores = os.getloadavg()[0], os.cpu_count() or 1
+        if cores <= 2 and load >= cores:
+            print(
+                f"note: this machine is busy (load {load:.1f} on {cores} cores); "
+                "--threads 1 trains faster under a competing load (benchmarks/under_load.py)"
+            )
     sizes = QUICK if args.quick else DemoSizes()
     out: Path = args.out
     if out.exists():

@@ -14,6 +14,7 @@ from collections.abc import Sequence
 
 from posekit import __version__
 from posekit.cli import (
+    OPENMP_DEFAULTS,
     data,
     demo,
     evaluate,
@@ -27,7 +28,7 @@ from posekit.cli import (
 )
 from posekit.cli.errors import CliError
 
-__all__ = ["CliError", "build_parser", "main"]
+__all__ = ["OPENMP_DEFAULTS", "CliError", "build_parser", "main"]
 
 _SUBCOMMANDS = (version, skeletons, data, demo, tasks, models, train, evaluate, predict, export)
 

@@ -1,4 +1,10 @@
-"""``posekit train CONFIG``: train (or resume) an experiment described by a YAML file."""
+"""``posekit train CONFIG``: train (or resume) an experiment described by a YAML file.
+
+The ``posekit`` entry point (`posekit.cli.OPENMP_DEFAULTS`) makes OpenMP threads that wait
+for work spin for about 0.1 ms instead of libgomp's 3 ms (Intel OpenMP's 200 ms) before they
+sleep: under a competing CPU load the long spin burnt the CPU share of the step's partner
+thread (benchmarks/under_load.py).
+"""
 
 from __future__ import annotations
 
@@ -16,7 +22,11 @@ examples:
   posekit train configs/lift_lcn_full.yaml --devices 2 --set trainer.strategy=ddp
 
 The run directory (default output_dir/name from the config, or --out) receives config.yaml,
-checkpoints/{last,best}.ckpt, csv/metrics.csv and tb/ (TensorBoard).
+checkpoints/{last,best}.ckpt, csv/metrics.csv and tb/ (TensorBoard); --resume continues all of
+them. One run at a time per directory: a second one stops with an error.
+
+Progress: a bar on a terminal; with trainer.progress_bar=false a plain line about once a
+minute (step/total, loss, elapsed); --quiet prints neither.
 """
 
 
@@ -57,19 +67,16 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--devices", default=None, help="devices per node (int or 'auto')")
     p.add_argument("--num-nodes", type=int, default=None, help="number of machines")
     p.add_argument("--accelerator", default=None, help="cpu, gpu, auto, ...")
-    p.add_argument("--quiet", action="store_true", help="no progress bars or Lightning banners")
+    p.add_argument(
+        "--quiet", action="store_true", help="no progress bar or lines, no Lightning banners"
+    )
     p.set_defaults(func=run)
-
-
-def _format_duration(seconds: float) -> str:
-    m, s = divmod(round(seconds), 60)
-    h, m = divmod(m, 60)
-    return f"{h}h{m:02d}m{s:02d}s" if h else (f"{m}m{s:02d}s" if m else f"{seconds:.1f}s")
 
 
 def run(args: argparse.Namespace) -> int:
     from posekit.engine.config import load_config
-    from posekit.engine.run import find_resume, is_rank_zero, train
+    from posekit.engine.progress import format_duration
+    from posekit.engine.run import check_experiment, find_resume, is_rank_zero, train
     from posekit.models import count_parameters, create_model
 
     overrides = collect_overrides(args.overrides)
@@ -82,6 +89,7 @@ def run(args: argparse.Namespace) -> int:
         if value is not None:
             overrides.append(f"trainer.{key}={value}")
     config = load_config(args.config, overrides)
+    check_experiment(config)
     run_dir = args.out if args.out is not None else config.run_dir
     progress = config.trainer.progress_bar and not args.quiet
     say = is_rank_zero()
@@ -103,11 +111,17 @@ def run(args: argparse.Namespace) -> int:
             for change in resume.changes:
                 print(f"  changed since the checkpoint: {change}")
     t0 = time.perf_counter()
-    result = train(config, run_dir, resume=resume or args.resume, progress=progress)
+    result = train(
+        config,
+        run_dir,
+        resume=resume or args.resume,
+        progress=progress,
+        log_progress=False if args.quiet else None,
+    )
     if not say:
         return 0
     steps = result.global_step - (resume.step if resume is not None else 0)
-    took = _format_duration(time.perf_counter() - t0)
+    took = format_duration(time.perf_counter() - t0)
     print(f"done: step {result.global_step} ({steps} steps in {took})")
     if result.best_checkpoint:
         print(f"best checkpoint: {result.best_checkpoint}")

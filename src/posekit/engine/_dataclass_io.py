@@ -14,7 +14,16 @@ from typing import Any
 
 import yaml
 
-__all__ = ["FLOAT_RE", "YamlLoader", "coerce", "from_dict", "parse_value", "to_plain", "type_hints"]
+__all__ = [
+    "FLOAT_RE",
+    "YamlLoader",
+    "coerce",
+    "from_dict",
+    "parse_value",
+    "to_plain",
+    "type_hints",
+    "yaml_error_line",
+]
 
 
 class YamlLoader(yaml.SafeLoader):
@@ -25,12 +34,28 @@ FLOAT_RE = re.compile(r"^[-+]?(?:[0-9][0-9_]*)(?:\.[0-9_]*)?[eE][-+]?[0-9]+$")
 YamlLoader.add_implicit_resolver("tag:yaml.org,2002:float", FLOAT_RE, list("-+0123456789"))
 
 
+def yaml_error_line(err: yaml.YAMLError) -> str:
+    """A YAML error in one line: the problem and where (``... at line 3, column 5``)."""
+    problem = getattr(err, "problem", None) or getattr(err, "context", None)
+    if not problem:
+        problem = next((line for line in str(err).splitlines() if line.strip()), "")
+    text = " ".join(str(problem).split()) or type(err).__name__
+    mark = getattr(err, "problem_mark", None) or getattr(err, "context_mark", None)
+    if mark is not None:
+        text += f" at line {mark.line + 1}, column {mark.column + 1}"
+    return text
+
+
 def parse_value(text: str) -> Any:
-    """A ``--set`` value: a YAML scalar or flow collection (``4``, ``1e-3``, ``[1, 2]``)."""
+    """A ``--set`` value: a YAML scalar or flow collection (``4``, ``1e-3``, ``[1, 2]``).
+
+    Raises:
+        ValueError: not YAML (the message is one line).
+    """
     try:
         return yaml.load(text, Loader=YamlLoader)  # a SafeLoader subclass
     except yaml.YAMLError as err:
-        raise ValueError(f"cannot parse value {text!r}: {err}") from None
+        raise ValueError(f"cannot parse value {text!r}: {yaml_error_line(err)}") from None
 
 
 def type_hints(cls: type) -> dict[str, Any]:

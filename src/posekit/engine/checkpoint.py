@@ -11,12 +11,23 @@ during it leaves a truncated file under the final name; nothing is fsync-ed eith
 
 Files of a run (``<run>/checkpoints/``): ``last.ckpt`` every ``trainer.checkpoint_every``
 steps and at the end (what ``--resume`` continues from), ``best.ckpt`` whenever the validation
-metric improves (`RunCheckpoint`).
+metric improves (`RunCheckpoint`). The run's loggers are flushed before ``last.ckpt`` is
+written, so the logs hold every step the checkpoint holds.
+
+One writer per run directory: `RunLock`, an ``flock`` on ``<run>/.posekit.lock``.
+
+Loading (`load_checkpoint`) never runs code from the file (``weights_only=True``), and its
+errors never pass on torch's advice to load the file with ``weights_only=False``.
 """
 
 from __future__ import annotations
 
+import contextlib
 import io
+import os
+import re
+import socket
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -30,20 +41,30 @@ from posekit._io import atomic_write
 from posekit.engine.base import CHECKPOINT_FORMAT, METADATA_KEY
 from posekit.engine.config import migrate_experiment
 
+try:
+    import fcntl
+except ImportError:  # pragma: no cover - not POSIX: no run-directory lock
+    fcntl = None  # type: ignore[assignment]
+
 __all__ = [
     "BEST",
     "LAST",
+    "LOCK_NAME",
     "AtomicCheckpointIO",
     "CheckpointError",
     "RunCheckpoint",
+    "RunDirectoryBusy",
+    "RunLock",
     "atomic_write",
     "check_compatible",
     "checkpoint_dir",
     "load_checkpoint",
+    "load_error_reason",
 ]
 
 BEST = "best.ckpt"
 LAST = "last.ckpt"
+LOCK_NAME = ".posekit.lock"
 
 
 class CheckpointError(ValueError):
@@ -124,6 +145,8 @@ class RunCheckpoint(Checkpoint):
 
     def _save_last(self, trainer: L.Trainer) -> None:
         if self._last_saved_step != trainer.global_step:
+            for logger in trainer.loggers:  # the logs hold what the checkpoint holds
+                logger.save()
             self._save(trainer, LAST)
             self._last_saved_step = trainer.global_step
 
@@ -167,6 +190,94 @@ class RunCheckpoint(Checkpoint):
         self.best_step = state_dict.get("best_step")
 
 
+class RunDirectoryBusy(ValueError):
+    """Another process trains into the run directory."""
+
+
+#: Lock descriptors this process holds; a forked child (a data-loading worker) closes its
+#: copies so that a lock dies with the process that took it.
+_HELD_LOCKS: set[int] = set()
+
+
+def _close_inherited_locks() -> None:
+    for fd in _HELD_LOCKS:
+        with contextlib.suppress(OSError):
+            os.close(fd)
+    _HELD_LOCKS.clear()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_close_inherited_locks)
+
+
+class RunLock:
+    """An exclusive ``flock`` on ``<run_dir>/.posekit.lock`` (created with the folder).
+
+    The file holds ``pid host`` of the holder, for the message of a refused run. The OS
+    releases the lock when the holder dies (also on SIGKILL), so a killed run never blocks the
+    next one. On file systems without ``flock`` a warning is given and the run goes unlocked.
+
+    Raises (`acquire`):
+        RunDirectoryBusy: another process holds the lock.
+    """
+
+    def __init__(self, run_dir: str | Path) -> None:
+        self.run_dir = Path(run_dir)
+        self.path = self.run_dir / LOCK_NAME
+        self._fd: int | None = None
+
+    def acquire(self) -> None:
+        if fcntl is None or self._fd is not None:
+            return
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        while True:
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                holder = os.pread(fd, 256, 0).decode(errors="replace").split()
+                os.close(fd)
+                pid, host = [*holder, "?", "?"][:2]
+                raise RunDirectoryBusy(
+                    f"{self.run_dir} is in use by another posekit train (pid {pid} on host "
+                    f"{host}); wait for it or choose another --out, --set name= or "
+                    "--set output_dir="
+                ) from None
+            except OSError as err:
+                os.close(fd)
+                warnings.warn(
+                    f"{self.path}: cannot lock ({err}); the run goes unlocked", stacklevel=2
+                )
+                return
+            try:  # the holder before us may have removed the file: lock the one on disk
+                same = os.stat(self.path).st_ino == os.fstat(fd).st_ino
+            except FileNotFoundError:
+                same = False
+            if same:
+                break
+            os.close(fd)
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"{os.getpid()} {socket.gethostname()}\n".encode(), 0)
+        self._fd = fd
+        _HELD_LOCKS.add(fd)
+
+    def release(self) -> None:
+        if self._fd is None:
+            return
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(self.path)
+        _HELD_LOCKS.discard(self._fd)
+        os.close(self._fd)
+        self._fd = None
+
+    def __enter__(self) -> RunLock:
+        self.acquire()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.release()
+
+
 def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") -> dict[str, Any]:
     """Read a posekit checkpoint; errors name the file.
 
@@ -181,11 +292,12 @@ def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") 
     if not path.is_file():
         raise FileNotFoundError(f"checkpoint not found: {path}")
     try:
-        ckpt = torch.load(path, map_location=map_location, weights_only=True)
+        with warnings.catch_warnings():  # torch's note on a foreign file's pickle protocol
+            warnings.filterwarnings("ignore", message=r".*Detected pickle protocol")
+            ckpt = torch.load(path, map_location=map_location, weights_only=True)
     except Exception as err:  # torch raises many types on broken files (KeyError, EOFError...)
-        first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
         raise CheckpointError(
-            f"{path}: not a readable checkpoint (corrupt or truncated?): {first}"
+            f"{path}: not a readable checkpoint (corrupt or truncated?): {load_error_reason(err)}"
         ) from None
     if not isinstance(ckpt, dict) or METADATA_KEY not in ckpt:
         raise CheckpointError(
@@ -206,6 +318,33 @@ def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") 
             ) from None
         meta["format"] = CHECKPOINT_FORMAT
     return ckpt
+
+
+#: Sentences of torch's load errors that advise loading the file anyway (``weights_only=False``,
+#: allow-listing globals): advice posekit never passes on for a file it cannot trust.
+_UNSAFE_ADVICE = re.compile(
+    r"weights_only|safe_globals|trust|arbitrary code|re-run|file an issue|documentation of",
+    re.IGNORECASE,
+)
+
+
+def load_error_reason(err: BaseException) -> str:
+    """What went wrong reading a checkpoint, in one line, without torch's advice to retry
+    with ``weights_only=False`` or to allow-list the file's globals (both run the file's code)."""
+    text = str(err)
+    if "WeightsUnpickler error:" in text:  # the reason follows torch's preamble
+        text = text.split("WeightsUnpickler error:", 1)[1]
+    sentences = [s for line in text.splitlines() for s in re.split(r"(?<=[.!?])\s+", line.strip())]
+    kept = next(
+        (
+            s
+            for s in sentences
+            if s and not _UNSAFE_ADVICE.search(s) and not s.startswith("Weights only load failed")
+        ),
+        "",
+    )
+    name = type(err).__name__
+    return f"{name}: {kept}" if kept else f"{name} (not a file torch reads without running code)"
 
 
 def check_compatible(meta: dict[str, Any], task: str, model: str, path: str | Path) -> None:

@@ -18,21 +18,28 @@ not for ``lift``), so a key another task would take is refused with the task's v
 
 Rules:
 
+- A file must name its ``task`` and ``model.name`` (`REQUIRED_KEYS`); the rest has defaults. An
+  empty file is refused (it would train the default experiment).
 - Every key must name a field; an unknown key is an error that lists the valid keys at its
   level (``unknown key 'optim.lrr'; valid keys: optimizer, lr, ...``). Free-form mappings
   (``model.overrides``, ``data.params``) accept any key; the model registry or the data source
   checks them when the run is built.
 - ``--set a.b.c=VALUE`` overrides one value; VALUE is parsed as a YAML scalar or flow
   collection (``4``, ``1e-3``, ``true``, ``null``, ``[256, 128]``, ``{jitter_sigma: 0.01}``).
-  Floats may be written without a dot (``1e-3``), unlike plain YAML 1.1.
+  Floats may be written without a dot (``1e-3``), unlike plain YAML 1.1. ``KEY=`` (no
+  value) is refused; ``KEY=null`` sets None.
 - Values are checked against the field types (an int where a float is expected is accepted;
   a string where a number is expected is an error naming the key).
 - Config files are data: they are parsed with a safe YAML loader, never executed.
+- Errors are one line and say where the mistake is: ``PATH: key: ...`` for the file,
+  ``--set ITEM: key: ...`` for the first override that makes the config fail that way.
 """
 
 from __future__ import annotations
 
+import copy
 import dataclasses
+import math
 import re
 import types
 import typing
@@ -49,10 +56,12 @@ from posekit.engine._dataclass_io import (
     parse_value,
     to_plain,
     type_hints,
+    yaml_error_line,
 )
 from posekit.engine.tasks import TASK_SECTIONS, get_task_spec
 
 __all__ = [
+    "REQUIRED_KEYS",
     "DataConfig",
     "ExperimentConfig",
     "ModelConfig",
@@ -67,6 +76,7 @@ __all__ = [
     "load_config",
     "migrate_experiment",
     "parse_value",
+    "read_config_file",
     "task_section",
 ]
 
@@ -82,6 +92,8 @@ def _choice(section: str, name: str, value: str, choices: Sequence[str]) -> None
 def _positive(section: str, name: str, value: float | int | None, allow_zero: bool = False) -> None:
     if value is None:
         return
+    if not math.isfinite(value):
+        raise ValueError(f"{section}.{name}: expected a finite number, got {value}")
     if value < 0 or (value == 0 and not allow_zero):
         bound = ">= 0" if allow_zero else "> 0"
         raise ValueError(f"{section}.{name}: expected {bound}, got {value}")
@@ -192,6 +204,8 @@ class TrainerConfig:
         val_every: steps between validations (the last step is always validated; 0: never).
         checkpoint_every: steps between ``last.ckpt`` writes; None: ``val_every``.
         num_workers: data-loading worker processes (0: in the main process).
+        worker_threads: torch / OpenCV threads in each data-loading worker (0: the
+            libraries' defaults, one per core each, which oversubscribes a busy machine).
         deterministic: ask torch for deterministic kernels (slower on GPU).
         progress_bar: show tqdm progress bars.
     """
@@ -207,13 +221,14 @@ class TrainerConfig:
     val_every: int = 500
     checkpoint_every: int | None = None
     num_workers: int = 0
+    worker_threads: int = 1
     deterministic: bool = False
     progress_bar: bool = True
 
     def __post_init__(self) -> None:
         for name in ("max_steps", "batch_size", "num_nodes", "log_every"):
             _positive("trainer", name, getattr(self, name))
-        for name in ("val_every", "num_workers"):
+        for name in ("val_every", "num_workers", "worker_threads"):
             _positive("trainer", name, getattr(self, name), allow_zero=True)
         _positive("trainer", "checkpoint_every", self.checkpoint_every)
         if isinstance(self.devices, str) and self.devices != "auto":
@@ -329,14 +344,25 @@ def dump_config(config: ExperimentConfig) -> str:
 # --- overrides --------------------------------------------------------------------------------
 
 
+def _show(item: str) -> str:
+    """A ``--set`` item as written, quoted when it would not read back from one line."""
+    return item if item and item.isprintable() and item.strip() == item else repr(item)
+
+
 def _split_override(item: str) -> tuple[list[str], Any]:
     key, sep, text = item.partition("=")
     key = key.strip()
-    if not sep or not key or any(not part for part in key.split(".")):
+    if not sep or not key or any(not part.strip() for part in key.split(".")):
         raise ValueError(
-            f"--set: expected KEY=VALUE with a dotted KEY (optim.lr=1e-3), got {item!r}"
+            f"--set {_show(item)}: expected KEY=VALUE with a dotted KEY (optim.lr=1e-3)"
         )
-    return key.split("."), parse_value(text)
+    if not text.strip():
+        raise ValueError(f"--set {_show(item)}: no value after '=' (write {key}=null for none)")
+    try:
+        value = parse_value(text)
+    except ValueError as err:
+        raise ValueError(f"--set {_show(item)}: {err}") from None
+    return [part.strip() for part in key.split(".")], value
 
 
 def apply_overrides(data: dict[str, Any], overrides: Sequence[str]) -> dict[str, Any]:
@@ -347,41 +373,55 @@ def apply_overrides(data: dict[str, Any], overrides: Sequence[str]) -> dict[str,
 
     Returns:
         ``data``.
+
+    Raises:
+        ValueError: a malformed item, an unparsable value or an unknown key; the message
+            starts with ``--set ITEM:``.
     """
     for item in overrides:
         path, value = _split_override(item)
-        cls: Any = ExperimentConfig
-        node = data
-        for depth, part in enumerate(path):
-            done = ".".join(path[: depth + 1])
-            last = depth == len(path) - 1
-            if cls is not None:
-                names = [f.name for f in dataclasses.fields(cls)]
-                if part not in names:
-                    raise ValueError(f"unknown key {done!r}; valid keys: {', '.join(names)}")
-                tp = type_hints(cls)[part]
-                if cls is ExperimentConfig and part in TASK_SECTIONS:
-                    task = data.get("task", _default_task())
-                    tp = task_section(str(task), part)
-                union = typing.get_origin(tp) in (typing.Union, types.UnionType)
-                inner = [
-                    a for a in (typing.get_args(tp) if union else (tp,)) if a is not type(None)
-                ]
-                nested = next((a for a in inner if dataclasses.is_dataclass(a)), None)
-                free = any(a is dict or typing.get_origin(a) is dict for a in inner)
-                cls = nested
-                if not last and nested is None and not free:
-                    raise ValueError(f"{done!r} is a value, it has no key {path[depth + 1]!r}")
-            if last:
-                node[part] = value
-            else:
-                child = node.get(part)
-                if child is None:
-                    child = node[part] = {}
-                if not isinstance(child, dict):
-                    raise ValueError(f"{done!r} is a value, it has no key {path[depth + 1]!r}")
-                node = child
+        try:
+            _apply_one(data, path, value)
+        except ValueError as err:
+            raise type(err)(f"--set {_show(item)}: {err}") from None
     return data
+
+
+class _NotAMapping(ValueError):
+    """An override goes through a value of the config dict that is not a mapping."""
+
+
+def _apply_one(data: dict[str, Any], path: list[str], value: Any) -> None:
+    cls: Any = ExperimentConfig
+    node = data
+    for depth, part in enumerate(path):
+        done = ".".join(path[: depth + 1])
+        last = depth == len(path) - 1
+        if cls is not None:
+            names = [f.name for f in dataclasses.fields(cls)]
+            if part not in names:
+                raise ValueError(f"unknown key {done!r}; valid keys: {', '.join(names)}")
+            tp = type_hints(cls)[part]
+            if cls is ExperimentConfig and part in TASK_SECTIONS:
+                tp = task_section(str(data.get("task", _default_task())), part)
+            union = typing.get_origin(tp) in (typing.Union, types.UnionType)
+            inner = [a for a in (typing.get_args(tp) if union else (tp,)) if a is not type(None)]
+            nested = next((a for a in inner if dataclasses.is_dataclass(a)), None)
+            free = any(a is dict or typing.get_origin(a) is dict for a in inner)
+            cls = nested
+            if not last and nested is None and not free:
+                raise ValueError(f"{done!r} is a value, it has no key {path[depth + 1]!r}")
+        if last:
+            node[part] = value
+        else:
+            child = node.get(part)
+            if child is None:
+                child = node[part] = {}
+            if not isinstance(child, dict):
+                raise _NotAMapping(
+                    f"{done!r} is {child!r}, not a mapping: it has no key {path[depth + 1]!r}"
+                )
+            node = child
 
 
 def find_config(name: str) -> Path:
@@ -411,12 +451,50 @@ def _default_task() -> str:
     return next(f.default for f in dataclasses.fields(ExperimentConfig) if f.name == "task")
 
 
+#: What an experiment file must say (the rest has defaults): which task, which model.
+REQUIRED_KEYS = ("task", "model.name")
+
+
+def read_config_file(path: str | Path) -> dict[str, Any]:
+    """The mapping of an experiment YAML file, unchecked against the dataclasses.
+
+    Raises:
+        FileNotFoundError: no such file.
+        ValueError: unreadable, not UTF-8, invalid YAML, empty, or not a mapping (one line,
+            naming the file).
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"config file not found: {path}")
+    try:
+        raw = path.read_bytes()
+    except OSError as err:
+        raise ValueError(f"{path}: cannot read: {err.strerror or err}") from None
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as err:
+        raise ValueError(f"{path}: not a text file (invalid UTF-8 at byte {err.start})") from None
+    try:
+        data = yaml.load(text, Loader=YamlLoader)  # a SafeLoader subclass
+    except yaml.YAMLError as err:
+        raise ValueError(f"{path}: invalid YAML: {yaml_error_line(err)}") from None
+    if data is None:
+        raise ValueError(f"{path}: empty; expected at least task and model")
+    if not isinstance(data, dict):
+        raise ValueError(f"{path}: expected a mapping at the top level, got {type(data).__name__}")
+    return data
+
+
 def load_config(
     path: str | Path | None = None,
     overrides: Sequence[str] = (),
     base: Mapping[str, Any] | None = None,
 ) -> ExperimentConfig:
     """Load an experiment from YAML, apply ``--set`` overrides, check every key and type.
+
+    A file must name its ``task`` and ``model.name`` (`REQUIRED_KEYS`; given by the file or
+    by an override); everything else has a default. Without a file the run starts from
+    ``base`` or the defaults.
 
     Args:
         path: a YAML file; None starts from ``base`` (or the defaults).
@@ -425,28 +503,71 @@ def load_config(
 
     Raises:
         FileNotFoundError: ``path`` does not exist.
-        ValueError: invalid YAML, unknown key or bad value (messages name the file and key).
+        ValueError: invalid YAML, an empty file, a missing required key, an unknown key or a
+            bad value. The message is one line and says where the mistake is: the file
+            (``PATH: ...``) or the override (``--set ITEM: ...``).
     """
-    if path is not None:
-        path = Path(path)
-        if not path.is_file():
-            raise FileNotFoundError(f"config file not found: {path}")
-        try:
-            data = yaml.load(path.read_text(), Loader=YamlLoader)  # a SafeLoader subclass
-        except yaml.YAMLError as err:
-            raise ValueError(f"{path}: invalid YAML: {err}") from None
-        data = {} if data is None else data
-        if not isinstance(data, dict):
-            raise ValueError(f"{path}: expected a mapping at the top level")
-    else:
-        data = {}
+    data = read_config_file(path) if path is not None else {}
+    path = Path(path) if path is not None else None
     if base is not None:
         data = _merge(to_plain(base), data)
-    data = apply_overrides(data, overrides)
+    start = copy.deepcopy(data)
+    try:
+        data = apply_overrides(data, overrides)
+    except _NotAMapping:
+        if path is not None:  # the file's own section is not a mapping: say so
+            _from_file_data(start, path)
+        raise
+    if path is not None:
+        for key in REQUIRED_KEYS:
+            if not _has_key(data, key):
+                raise ValueError(
+                    f"{path}: no {key!r}; expected at least task and model.name "
+                    "(e.g. task: lift, model: {name: martinez})"
+                )
     try:
         return config_from_dict(data)
     except ValueError as err:
-        raise ValueError(f"{path}: {err}" if path is not None else str(err)) from None
+        raise ValueError(_blame(start, overrides, str(err), path)) from None
+
+
+def _from_file_data(data: Mapping[str, Any], path: Path) -> ExperimentConfig:
+    """`config_from_dict` of the contents of file ``path``; errors name the file."""
+    try:
+        return config_from_dict(data)
+    except ValueError as err:
+        raise ValueError(f"{path}: {err}") from None
+
+
+def _has_key(data: Mapping[str, Any], dotted: str) -> bool:
+    """Whether ``dotted`` is set (a section that is not a mapping counts: its type check
+    names it)."""
+    node: Any = data
+    for part in dotted.split("."):
+        if not isinstance(node, Mapping):
+            return True
+        if part not in node:
+            return False
+        node = node[part]
+    return True
+
+
+def _blame(start: dict[str, Any], overrides: Sequence[str], msg: str, path: Path | None) -> str:
+    """``msg`` prefixed with what caused it: the first ``--set`` item after which the config
+    fails this way, else the file (or nothing without one)."""
+
+    def error(items: Sequence[str]) -> str | None:
+        try:
+            config_from_dict(apply_overrides(copy.deepcopy(start), items))
+        except ValueError as err:
+            return str(err)
+        return None
+
+    if overrides and error([]) != msg:
+        for k in range(1, len(overrides) + 1):
+            if error(overrides[:k]) == msg:
+                return f"--set {_show(overrides[k - 1])}: {msg}"
+    return f"{path}: {msg}" if path is not None else msg
 
 
 def _merge(base: dict[str, Any], update: Mapping[str, Any]) -> dict[str, Any]:

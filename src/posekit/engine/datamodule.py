@@ -4,10 +4,18 @@ set of dict items, and a fixed, evenly spaced validation subset.
 The training batches of step s are a pure function of (seed, rank, s) (an epoch permutation
 plus per-epoch augmentation draws, `StepBatchSampler` + `EpochKeyed`), so a resumed run sees
 the batches the uninterrupted run would.
+
+Data-loading workers run with ``trainer.worker_threads`` torch and OpenCV threads each
+(`init_worker_threads`; default 1): a worker that starts a thread pool per library beside the
+training process's own threads oversubscribes the cores, which costs most on a busy machine
+(benchmarks/under_load.py).
 """
 
 from __future__ import annotations
 
+import functools
+import os
+import sys
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -27,8 +35,34 @@ __all__ = [
     "StepBatchSampler",
     "collate_samples",
     "evenly_spaced_subset",
+    "init_worker_threads",
     "val_loader",
+    "worker_init",
 ]
+
+
+def init_worker_threads(worker_id: int, threads: int = 1, rank: int = 0) -> None:
+    """``worker_init_fn`` of posekit's data loaders: ``threads`` torch and OpenCV threads in
+    this worker (OpenCV also when imported later), then Lightning's worker seeding when
+    ``seed_everything(workers=True)`` asked for it (a loader with its own ``worker_init_fn``
+    does not get Lightning's)."""
+    torch.set_num_threads(threads)
+    os.environ["OPENCV_FOR_THREADS_NUM"] = str(threads)  # read by OpenCV when it loads
+    cv2 = sys.modules.get("cv2")
+    if cv2 is not None:
+        cv2.setNumThreads(threads)
+    if int(os.environ.get("PL_SEED_WORKERS", "0")):
+        from lightning.fabric.utilities.seed import pl_worker_init_function
+
+        pl_worker_init_function(worker_id, rank)
+
+
+def worker_init(threads: int, rank: int = 0) -> Callable[[int], None] | None:
+    """The ``worker_init_fn`` for ``threads`` threads per worker (0: None, the libraries'
+    defaults)."""
+    if threads <= 0:
+        return None
+    return functools.partial(init_worker_threads, threads=threads, rank=rank)
 
 
 class StepBatchSampler(Sampler[list[tuple[int, int]]]):
@@ -131,6 +165,7 @@ class ImageDataModule(L.LightningDataModule):
             num_workers=t.num_workers,
             collate_fn=collate_samples,
             persistent_workers=t.num_workers > 0,
+            worker_init_fn=worker_init(t.worker_threads, rank),
         )
 
     def val_dataloader(self) -> DataLoader:
@@ -139,7 +174,8 @@ class ImageDataModule(L.LightningDataModule):
         data = self.val_set
         if world > 1:  # each rank validates its shard; the TaskModule loop gathers the results
             data = torch.utils.data.Subset(data, shard_for_rank(len(data), rank, world))
-        return val_loader(data, self.config.trainer.num_workers, self.val_batch_size)
+        t = self.config.trainer
+        return val_loader(data, t.num_workers, self.val_batch_size, t.worker_threads, rank)
 
 
 def evenly_spaced_subset(crops: Any, size: int) -> Any:
@@ -149,8 +185,16 @@ def evenly_spaced_subset(crops: Any, size: int) -> Any:
     return torch.utils.data.Subset(crops, idx.tolist())
 
 
-def val_loader(data: Any, workers: int, batch_size: int) -> DataLoader:
-    """A validation loader: fixed order, `collate_samples`."""
+def val_loader(
+    data: Any, workers: int, batch_size: int, worker_threads: int = 1, rank: int = 0
+) -> DataLoader:
+    """A validation loader: fixed order, `collate_samples`, ``worker_threads`` threads per
+    worker (`worker_init`)."""
     return DataLoader(
-        data, batch_size=batch_size, shuffle=False, num_workers=workers, collate_fn=collate_samples
+        data,
+        batch_size=batch_size,
+        shuffle=False,
+        num_workers=workers,
+        collate_fn=collate_samples,
+        worker_init_fn=worker_init(worker_threads, rank) if workers > 0 else None,
     )

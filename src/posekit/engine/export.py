@@ -104,6 +104,7 @@ def export_checkpoint(
             ``tolerance``, or the int8 model deviates by more than ``quantize_tolerance_mm``
             (nothing is written then).
     """
+    from posekit._io import remove_stale_temporaries
     from posekit.engine.base import METADATA_KEY
     from posekit.engine.evaluate import module_from_checkpoint
 
@@ -152,6 +153,8 @@ def export_checkpoint(
             check=check,
         )
 
+    for target in (Path(out), Path(str(out) + ".data")):  # what a killed earlier export left
+        remove_stale_temporaries(target)
     if quantize is None:
         path = export_float(out)
         return CheckpointExport(Path(path), read_onnx_metadata(path), diffs[-1], verify_batch)

@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from posekit._io import atomic_write
+from posekit._io import atomic_write, remove_stale_temporaries
 from posekit.data.keypoints_json import KeypointsFrame, read_keypoints_json
 from posekit.engine.predict import ModelInfo, PredictOptions, Runner, dump_json, output_names
 from posekit.skeletons import get_skeleton
@@ -260,6 +260,13 @@ class LiftPredictor:
         out.mkdir(parents=True, exist_ok=True)
         names = output_names([path for path, _ in files])
         for (path, frames), preds, text, name in zip(files, lifted, docs, names, strict=True):
+            pngs = (
+                [f"{name}.png"]
+                if len(frames) == 1
+                else [f"{name}_{i:03d}.png" for i in range(len(frames))]
+            )
+            for target in (f"{name}.json", *pngs):  # what a killed earlier run left
+                remove_stale_temporaries(out / target)
             if options.pictures:
                 for i, (frame, pred) in enumerate(zip(frames, preds, strict=True)):
                     png = f"{name}.png" if len(frames) == 1 else f"{name}_{i:03d}.png"

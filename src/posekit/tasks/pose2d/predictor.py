@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from posekit._io import atomic_write
+from posekit._io import atomic_write, remove_stale_temporaries
 from posekit.data.images import read_image
 from posekit.engine.predict import ModelInfo, PredictOptions, Runner, dump_json, output_names
 from posekit.skeletons import get_skeleton
@@ -228,6 +228,8 @@ class KeypointImagePredictor:
         for path, image, name, (kps, scs, skeleton, text, n) in zip(
             inputs, images, names, results, strict=True
         ):
+            for suffix in (".json", ".png"):  # what a killed earlier run left
+                remove_stale_temporaries(out / f"{name}{suffix}")
             if options.pictures:
                 thick = max(2, round(max(image.shape[:2]) / 250))
                 save_png(out / f"{name}.png", draw_skeleton(image, kps, scs > 0.2, skeleton, thick))
