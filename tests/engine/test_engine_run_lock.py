@@ -9,6 +9,7 @@ import time
 from pathlib import Path
 
 import cv2
+import numpy as np
 import pytest
 import torch
 
@@ -87,12 +88,18 @@ def test_data_loading_workers_run_few_threads(worker_threads: int) -> None:
         "trainer.batch_size=2",
         f"trainer.worker_threads={worker_threads}",
     ]
+    # The parent has used OpenCV's thread pool (as a training process has): a forked worker
+    # that reconfigured it would hang here (cv2.setNumThreads after fork deadlocks).
+    image = np.random.default_rng(0).random((600, 600)).astype(np.float32)
+    cv2.GaussianBlur(image, (31, 31), 5)
     dm = ImageDataModule(load_config(None, sets), lambda *args: _Items(), 2)
     dm.setup("fit")
-    batch = next(iter(dm.train_dataloader()))
-    # torch and OpenCV in the worker: trainer.worker_threads each (OpenCV's default: a thread
-    # per core, beside the training process's own threads).
-    assert batch["threads"].tolist() == [[worker_threads, worker_threads]] * 2
+    loader = dm.train_dataloader()
+    loader.timeout = 60  # a hung worker fails the test instead of freezing the suite
+    batch = next(iter(loader))
+    # torch in the worker: trainer.worker_threads threads; OpenCV keeps the parent's pool.
+    assert batch["threads"][:, 0].tolist() == [worker_threads] * 2
+    assert batch["threads"][:, 1].tolist() == [cv2.getNumThreads()] * 2
 
 
 def test_worker_init_keeps_lightnings_worker_seeding(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -42,15 +42,17 @@ __all__ = [
 
 
 def init_worker_threads(worker_id: int, threads: int = 1, rank: int = 0) -> None:
-    """``worker_init_fn`` of posekit's data loaders: ``threads`` torch and OpenCV threads in
-    this worker (OpenCV also when imported later), then Lightning's worker seeding when
-    ``seed_everything(workers=True)`` asked for it (a loader with its own ``worker_init_fn``
-    does not get Lightning's)."""
+    """``worker_init_fn`` of posekit's data loaders: ``threads`` torch threads in this worker
+    (and OpenCV threads when OpenCV is first imported in the worker), then Lightning's worker
+    seeding when ``seed_everything(workers=True)`` asked for it (a loader with its own
+    ``worker_init_fn`` does not get Lightning's).
+
+    An OpenCV the parent already loaded keeps its pool: ``cv2.setNumThreads`` in a forked
+    worker deadlocks once the parent has used OpenCV's pthreads pool (tested).
+    """
     torch.set_num_threads(threads)
-    os.environ["OPENCV_FOR_THREADS_NUM"] = str(threads)  # read by OpenCV when it loads
-    cv2 = sys.modules.get("cv2")
-    if cv2 is not None:
-        cv2.setNumThreads(threads)
+    if "cv2" not in sys.modules:
+        os.environ["OPENCV_FOR_THREADS_NUM"] = str(threads)  # read by OpenCV when it loads
     if int(os.environ.get("PL_SEED_WORKERS", "0")):
         from lightning.fabric.utilities.seed import pl_worker_init_function
 
