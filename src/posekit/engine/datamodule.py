@@ -16,8 +16,8 @@ from __future__ import annotations
 import functools
 import os
 import sys
-from collections.abc import Callable, Iterator
-from typing import Any
+from collections.abc import Callable, Iterable, Iterator
+from typing import Any, ClassVar
 
 import lightning as L
 import numpy as np
@@ -25,13 +25,14 @@ import torch
 from torch import Tensor
 from torch.utils.data import DataLoader, Dataset, Sampler
 
-from posekit.engine.base import shard_for_rank, val_source
+from posekit.engine.base import TaskModule, shard_for_rank, val_source
 from posekit.engine.config import ExperimentConfig
 from posekit.engine.seeding import STREAM_TRAIN, make_generator
 
 __all__ = [
     "EpochKeyed",
     "ImageDataModule",
+    "ImageTaskModule",
     "StepBatchSampler",
     "collate_samples",
     "evenly_spaced_subset",
@@ -200,3 +201,37 @@ def val_loader(
         collate_fn=collate_samples,
         worker_init_fn=worker_init(worker_threads, rank) if workers > 0 else None,
     )
+
+
+class ImageTaskModule(TaskModule):
+    """A `TaskModule` whose training and validation items are made from images by
+    ``build_items(config, split, source, params)`` (a function; e.g. one crop per person, or
+    whole letterboxed images): the generic `ImageDataModule` and evaluation batches of every
+    image task, written once. A subclass sets ``build_items`` (``staticmethod(fn)``) and
+    ``val_batch_size``."""
+
+    val_batch_size: ClassVar[int] = 16
+
+    @staticmethod
+    def build_items(config: ExperimentConfig, split: str, source: str, params: dict) -> Any:
+        """The items of ``split`` of data source ``source``."""
+        raise NotImplementedError
+
+    @classmethod
+    def build_datamodule(cls, config: ExperimentConfig) -> L.LightningDataModule:
+        return ImageDataModule(config, cls.build_items, cls.val_batch_size)
+
+    @classmethod
+    def evaluation_batches(
+        cls,
+        config: ExperimentConfig,
+        source: str | None = None,
+        params: dict[str, Any] | None = None,
+    ) -> tuple[Iterable[Any], int]:
+        name, params = val_source(config, source, params)
+        items = evenly_spaced_subset(
+            cls.build_items(config, "val", name, params), config.data.val_size
+        )
+        t = config.trainer
+        loader = val_loader(items, t.num_workers, cls.val_batch_size, t.worker_threads)
+        return loader, len(loader)

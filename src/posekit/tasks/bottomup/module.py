@@ -31,16 +31,14 @@ concatenated (D -> 2 D), as Newell et al. Logged: ``val/ap``, ``val/ap50``, ``va
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from typing import Any
 
-import lightning as L
 import torch
 from torch import Tensor
 
-from posekit.engine.base import TaskModule, val_source
 from posekit.engine.config import ExperimentConfig
-from posekit.engine.datamodule import ImageDataModule, evenly_spaced_subset, val_loader
+from posekit.engine.datamodule import ImageTaskModule
 from posekit.engine.sources import build_source
 from posekit.losses.pose2d import associative_embedding_loss, heatmap_mse_loss
 from posekit.metrics.evaluation import TaskEvaluation
@@ -84,9 +82,11 @@ def bottomup_images(
     return images if split == "train" else ScenesWithTruth(images)
 
 
-class BottomUpModule(TaskModule):
+class BottomUpModule(ImageTaskModule):
     """LightningModule of bottom-up multi-person 2D pose (see the module docstring)."""
 
+    build_items = staticmethod(bottomup_images)
+    val_batch_size = VAL_BATCH_SIZE
     task = "bottomup"
     monitor = ("val/ap", "max")
     logged_metrics = ("ap", "ap50", "ap75", "ar")
@@ -101,24 +101,6 @@ class BottomUpModule(TaskModule):
             config.codec, config.loss.tag_push_sigma, shapes, self.input_size, self.skeleton_name
         )
         self.flip_test = bool(config.eval.flip_test)
-
-    @classmethod
-    def build_datamodule(cls, config: ExperimentConfig) -> L.LightningDataModule:
-        return ImageDataModule(config, bottomup_images, VAL_BATCH_SIZE)
-
-    @classmethod
-    def evaluation_batches(
-        cls,
-        config: ExperimentConfig,
-        source: str | None = None,
-        params: dict[str, Any] | None = None,
-    ) -> tuple[Iterable[Mapping[str, Tensor]], int]:
-        name, params = val_source(config, source, params)
-        scenes = evenly_spaced_subset(
-            bottomup_images(config, "val", name, params), config.data.val_size
-        )
-        loader = val_loader(scenes, config.trainer.num_workers, VAL_BATCH_SIZE)
-        return loader, len(loader)
 
     # --- steps ----------------------------------------------------------------------------
 

@@ -28,16 +28,14 @@ joints; per joint too.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from typing import Any
 
-import lightning as L
 import torch
 from torch import Tensor
 
-from posekit.engine.base import TaskModule, val_source
 from posekit.engine.config import ExperimentConfig
-from posekit.engine.datamodule import ImageDataModule, evenly_spaced_subset, val_loader
+from posekit.engine.datamodule import ImageTaskModule
 from posekit.engine.sources import build_source
 from posekit.geometry.crops import apply_affine
 from posekit.losses.pose2d import compositional_heatmap_loss, heatmap_mse_loss, stage_l1_loss
@@ -69,9 +67,11 @@ def topdown_crops(config: ExperimentConfig, split: str, source: str, params: dic
     )
 
 
-class Pose2DModule(TaskModule):
+class Pose2DModule(ImageTaskModule):
     """LightningModule of the 2D pose models (see the module docstring)."""
 
+    build_items = staticmethod(topdown_crops)
+    val_batch_size = VAL_BATCH_SIZE
     task = "pose2d"
     monitor = ("val/pck_0.2", "max")
     logged_metrics = ("pck_0.2", "pckh_0.5", "auc", "mean_error_px", "pck_0.2_occluded")
@@ -85,24 +85,6 @@ class Pose2DModule(TaskModule):
         self.codec = Pose2DCodec(config.codec, shapes, self.input_size, self.skeleton_name)
         self.levels: list[str] = sorted(k for k in shapes if k.startswith("level"))
         self.flip_test = bool(config.eval.flip_test)
-
-    @classmethod
-    def build_datamodule(cls, config: ExperimentConfig) -> L.LightningDataModule:
-        return ImageDataModule(config, topdown_crops, VAL_BATCH_SIZE)
-
-    @classmethod
-    def evaluation_batches(
-        cls,
-        config: ExperimentConfig,
-        source: str | None = None,
-        params: dict[str, Any] | None = None,
-    ) -> tuple[Iterable[Mapping[str, Tensor]], int]:
-        name, params = val_source(config, source, params)
-        crops = evenly_spaced_subset(
-            topdown_crops(config, "val", name, params), config.data.val_size
-        )
-        loader = val_loader(crops, config.trainer.num_workers, VAL_BATCH_SIZE)
-        return loader, len(loader)
 
     # --- steps ----------------------------------------------------------------------------
 
