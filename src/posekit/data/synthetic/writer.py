@@ -261,10 +261,18 @@ def synthesize(
     )
     opts = recipe.options
     pool = None
+    restore: tuple[int, int] | None = None
     if not todo:
         results: Any = iter(())
     elif workers == 1 or len(todo) <= 1:
-        _init_worker(task, recipe.size, opts, one_thread=False)
+        # One torch / OpenCV thread here too, restored afterwards: the bytes of a sample must
+        # not depend on --workers, and a multi-threaded reduction rounds differently (on an
+        # Intel Xeon every shard differed between 1 and 2 workers with the caller's threads).
+        import cv2
+        import torch
+
+        restore = (torch.get_num_threads(), cv2.getNumThreads())
+        _init_worker(task, recipe.size, opts, one_thread=True)
         results = map(_make_shard, todo)
     else:
         pool = mp.get_context("spawn").Pool(
@@ -287,4 +295,7 @@ def synthesize(
         bar.close()
         if pool is not None:
             pool.terminate()
+        if restore is not None:
+            torch.set_num_threads(restore[0])
+            cv2.setNumThreads(restore[1])
     return recipe
