@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["atomic_write", "atomic_write_npz", "remove_stale_temporaries"]
+__all__ = ["atomic_write", "atomic_write_npz", "fsync_dir", "remove_stale_temporaries"]
 
 _UMASK = os.umask(0)  # read once at import (the umask can only be read by setting it)
 os.umask(_UMASK)
@@ -40,7 +40,7 @@ def atomic_write(path: str | os.PathLike[str], data: bytes | memoryview) -> None
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
         raise
-    _fsync_dir(path.parent)
+    fsync_dir(path.parent)
 
 
 def atomic_write_npz(path: str | os.PathLike[str], arrays: Mapping[str, np.ndarray]) -> None:
@@ -68,7 +68,7 @@ def remove_stale_temporaries(path: str | os.PathLike[str]) -> int:
     return n
 
 
-def _fsync_dir(folder: Path) -> None:
+def fsync_dir(folder: Path) -> None:
     """Make the rename durable (best effort: some file systems cannot fsync a folder)."""
     with contextlib.suppress(OSError):
         fd = os.open(folder, os.O_RDONLY)

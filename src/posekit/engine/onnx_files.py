@@ -20,6 +20,8 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, Protocol
 
+from posekit._io import fsync_dir
+
 __all__ = [
     "METADATA_FORMAT",
     "METADATA_PREFIX",
@@ -179,7 +181,7 @@ def save_atomically(
         if not external_data:
             with contextlib.suppress(FileNotFoundError):
                 data.unlink()  # an earlier export's weights: this file embeds its own
-        _fsync_dir(path.parent)
+        fsync_dir(path.parent)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 
@@ -187,12 +189,3 @@ def save_atomically(
 def _fsync_file(path: Path) -> None:
     with open(path, "rb") as fh:
         os.fsync(fh.fileno())
-
-
-def _fsync_dir(folder: Path) -> None:
-    with contextlib.suppress(OSError):
-        fd = os.open(folder, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
