@@ -62,19 +62,24 @@ def weights_sha256(state: dict[str, torch.Tensor]) -> str:
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--task", choices=sorted(CASES), required=True)
+    p.add_argument("--task", choices=sorted(CASES), default=None, help="default: all three")
     p.add_argument("--data", type=Path, default=Path("runs/fingerprint_data"))
     args = p.parse_args()
+    torch.set_num_threads(1)
+    for task in [args.task] if args.task else sorted(CASES):
+        fingerprint(task, args.data)
 
+
+def fingerprint(task: str, data_root: Path) -> None:
+    """Train case ``task`` and print its metrics and weights hash."""
     import posekit
     from posekit.engine.config import load_config
     from posekit.engine.run import train
 
-    torch.set_num_threads(1)
-    config_name, sets, data = CASES[args.task]
+    config_name, sets, data = CASES[task]
     sets = [*sets, "trainer.num_workers=0", "trainer.progress_bar=false", "name=fingerprint"]
     if data is not None:
-        root = args.data.resolve() / args.task
+        root = data_root.resolve() / task
         sets.append(f"data.params={json.dumps({'root': str(root), **data})}")
     configs = Path(posekit.__file__).resolve().parents[2] / "configs"
     config = load_config(configs / config_name, sets)
@@ -83,8 +88,8 @@ def main() -> None:
         ckpt = torch.load(result.run_dir / "checkpoints" / "last.ckpt", weights_only=False)
     metrics = {k: round(float(v), 8) for k, v in sorted(result.metrics.items())}
     print(f"posekit at {Path(posekit.__file__).parent}")
-    print(f"{args.task}: step {result.global_step}, metrics {metrics}")
-    print(f"{args.task}: weights sha256 {weights_sha256(ckpt['state_dict'])}")
+    print(f"{task}: step {result.global_step}, metrics {metrics}")
+    print(f"{task}: weights sha256 {weights_sha256(ckpt['state_dict'])}")
 
 
 if __name__ == "__main__":
