@@ -11,6 +11,7 @@ import torch
 
 from posekit.engine.config import load_config
 from posekit.engine.datamodule import StepBatchSampler
+from posekit.skeletons import get_skeleton
 from posekit.tasks.pose2d.evaluation import head_length, pose2d_evaluation
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -156,3 +157,15 @@ def test_predict_runs_the_training_codec_with_the_flip_test(
     both = flipped.predict(image).keypoints[0]
     np.testing.assert_allclose(both, 0.5 * (a + m_back), atol=0.05)
     assert np.abs(both - a).max() > 0.05  # the flip test changed the answer
+
+
+@pytest.mark.parametrize("layout", ["mpii16", "lsp14", "h36m17"])
+def test_head_length_of_every_builtin_layout_is_head_top_to_neck(layout: str) -> None:
+    # each built-in layout's head length is a distance between two of its own joints (the
+    # mpii16 entry once named a joint "upper_neck" that mpii16 lacks: a KeyError)
+    sk = get_skeleton(layout)
+    gt = torch.zeros(1, sk.num_joints, 2)
+    neck = "neck_nose" if layout == "h36m17" else "neck"
+    gt[0, sk.index("head_top")] = torch.tensor([3.0, -30.0])
+    gt[0, sk.index(neck)] = torch.tensor([3.0, -5.0])
+    assert head_length(gt, layout).tolist() == [25.0]

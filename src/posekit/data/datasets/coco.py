@@ -36,7 +36,13 @@ Conventions:
 - Crowd annotations (``iscrowd = 1``) are not people: their boxes go to
   ``meta["crowd_boxes"]`` (C, 4) (regions a bottom-up loss may ignore).
 - ``meta``: ``image_id``, ``file_name``, ``width``, ``height``, ``annotation_ids`` (P,)
-  int64, ``area`` (P,), ``num_keypoints`` (P,), ``keypoint_flags``, ``crowd_boxes``.
+  int64, ``area`` (P,), ``num_keypoints`` (P,), ``keypoint_flags``, ``crowd_boxes``, and
+  ``crowd_index`` (a float) when the image entry has CrowdPose's ``crowdIndex``.
+- ``area`` is the annotation's ``area`` (COCO: the segmentation area, the OKS scale of its
+  evaluation). An annotation without one gets its box's width x height, except in a CrowdPose
+  file (the category names `CROWDPOSE_KEYPOINT_NAMES`), where it gets
+  ``CROWDPOSE_AREA_FACTOR`` (0.53) x width x height: CrowdPose's annotations carry no area and
+  its evaluation (crowdposetools, xtcocotools with ``use_area=False``) takes that as the scale.
 """
 
 from __future__ import annotations
@@ -64,6 +70,7 @@ from posekit.skeletons import Skeleton, get_skeleton, list_skeletons
 
 __all__ = [
     "COCO_KEYPOINT_NAMES",
+    "CROWDPOSE_AREA_FACTOR",
     "CROWDPOSE_KEYPOINT_NAMES",
     "CROWDPOSE_SIGMAS_LSP14",
     "JOINT_NAME_ALIASES",
@@ -87,6 +94,9 @@ CROWDPOSE_KEYPOINT_NAMES: tuple[str, ...] = (
     "right_ankle", "head", "neck",
 )  # fmt: skip
 """The keypoint names of CrowdPose, file order."""
+
+CROWDPOSE_AREA_FACTOR = 0.53
+"""CrowdPose's OKS scale of a person without an area: this factor x box width x height."""
 
 _CROWDPOSE_SIGMAS = (
     0.079,
@@ -326,6 +336,9 @@ def read_coco_keypoints(
     except ValueError as err:
         raise ValueError(f"{path}: {where_names}.keypoints: {err}") from None
     K, J = len(names), layout.num_joints
+    crowdpose = [normalize_joint_name(n) for n in names] == [
+        normalize_joint_name(n) for n in CROWDPOSE_KEYPOINT_NAMES
+    ]
     images: dict[int, dict[str, Any]] = {}
     for n, im in enumerate(data["images"]):
         where = f"images[{n}]"
@@ -370,7 +383,8 @@ def read_coco_keypoints(
             continue
         person = _person(ann, path, where, K, file_index)
         person["box"] = box
-        person["area"] = finite_number(ann.get("area", w * h), path, f"{where}.area", 0)
+        box_area = w * h * (CROWDPOSE_AREA_FACTOR if crowdpose else 1.0)
+        person["area"] = finite_number(ann.get("area", box_area), path, f"{where}.area", 0)
         people[image_id].append(person)
     records = []
     for image_id, im in images.items():

@@ -17,7 +17,7 @@ __all__ = ["head_length", "pose2d_evaluation"]
 
 #: Head length per layout when the data has no head boxes: (joint, joint or joint pair).
 _HEAD = {
-    "mpii16": ("head_top", ("upper_neck",)),
+    "mpii16": ("head_top", ("neck",)),
     "lsp14": ("head_top", ("neck",)),
     "h36m17": ("head_top", ("neck_nose",)),
     "coco17": ("nose", ("l_shoulder", "r_shoulder")),
@@ -27,11 +27,11 @@ _HEAD = {
 def head_length(gt: Tensor, skeleton: str) -> Tensor:
     """A head size for PCKh-style scores on data without head boxes, pixels.
 
-    mpii16 / lsp14: head top to (upper) neck, about MPII's 0.6 x head-box diagonal; h36m17:
-    head top to neck_nose; coco17 (no head top): nose to the shoulders' midpoint, about the
-    same length on upright people. Another layout (a user's own) uses the first of these
-    definitions whose joint names it has, else gives NaN (no PCKh). NaN where a joint is
-    missing.
+    mpii16 / lsp14: head top to neck (MPII's upper neck), about MPII's 0.6 x head-box
+    diagonal; h36m17: head top to neck_nose; coco17 (no head top): nose to the shoulders'
+    midpoint, about the same length on upright people. Another layout (a user's own) uses
+    the first of these definitions whose joint names it has, else gives NaN (no PCKh). NaN
+    where a joint is missing.
 
     Shapes:
         gt: (..., J, 2); returns: (...,).
