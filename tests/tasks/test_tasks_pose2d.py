@@ -169,3 +169,40 @@ def test_head_length_of_every_builtin_layout_is_head_top_to_neck(layout: str) ->
     gt[0, sk.index("head_top")] = torch.tensor([3.0, -30.0])
     gt[0, sk.index(neck)] = torch.tensor([3.0, -5.0])
     assert head_length(gt, layout).tolist() == [25.0]
+
+
+def _upright_person() -> torch.Tensor:
+    """coco17 keypoints of one upright person facing the camera (left side at larger x)."""
+    sk = get_skeleton("coco17")
+    gt = torch.zeros(1, 17, 2)
+    for name, x, y in [
+        ("nose", 50, 10), ("l_eye", 53, 8), ("r_eye", 47, 8), ("l_ear", 56, 9),
+        ("r_ear", 44, 9), ("l_shoulder", 65, 30), ("r_shoulder", 35, 30),
+        ("l_elbow", 70, 55), ("r_elbow", 30, 55), ("l_wrist", 72, 80), ("r_wrist", 28, 80),
+        ("l_hip", 60, 80), ("r_hip", 40, 80), ("l_knee", 62, 120), ("r_knee", 38, 120),
+        ("l_ankle", 63, 160), ("r_ankle", 37, 160),
+    ]:  # fmt: skip
+        gt[0, sk.index(name)] = torch.tensor([float(x), float(y)])
+    return gt
+
+
+def test_left_right_errors_count_merged_and_swapped_sides() -> None:
+    sk = get_skeleton("coco17")
+    gt = _upright_person()
+    vis = torch.ones(1, 17, dtype=torch.bool)
+    # torso = |r_shoulder - l_hip| = |(35, 30) - (60, 80)| = 55.9 px: pairs >= 22.4 px apart
+    # count: shoulders (30), elbows (40), wrists (44), hips (20: no), knees (24), ankles (26)
+    # -> 5 of the 8 pairs (eyes 6, ears 12 and hips 20 px are too close to tell)
+    ev = pose2d_evaluation(gt.clone(), gt, vis, "coco17")
+    assert ev.metrics["lr_merged"] == 0.0 and ev.metrics["lr_swapped"] == 0.0
+    merged = gt.clone()
+    for a, b in sk.flip_pairs:  # both sides at the pair's midpoint
+        merged[0, a] = merged[0, b] = 0.5 * (gt[0, a] + gt[0, b])
+    ev = pose2d_evaluation(merged, gt, vis, "coco17")
+    assert ev.metrics["lr_merged"] == 1.0 and ev.metrics["lr_swapped"] == 0.0
+    swapped = gt.clone()
+    for a, b in sk.flip_pairs[4:6]:  # wrists and hips swapped; hips are not counted
+        swapped[0, [a, b]] = gt[0, [b, a]]
+    ev = pose2d_evaluation(swapped, gt, vis, "coco17")
+    assert ev.metrics["lr_swapped"] == pytest.approx(1 / 5)
+    assert ev.metrics["lr_merged"] == 0.0

@@ -114,6 +114,10 @@ class BodySceneGenerator:
         store_vertices: also store each person's vertices in camera metres (large).
         depth_tolerance_m: how far behind the rendered surface a joint may lie and still count
             as visible (joints are inside the body; see `visibility_from_depth`).
+        hair_probability: chance that a person has hair (scalp in a hair colour) and, if
+            > 0, every person gets dark eyebrows and eyes (`head_cue_regions`): the cues
+            that tell a front view from a back view. 0 (default): bald, featureless heads,
+            the renders of earlier versions.
     """
 
     def __init__(
@@ -126,6 +130,7 @@ class BodySceneGenerator:
         photo_probability: float = 0.25,
         store_vertices: bool = False,
         depth_tolerance_m: float = 0.15,
+        hair_probability: float = 0.0,
     ) -> None:
         from posekit.body import AnnyBody
         from posekit.data.synthetic.body_shapes import ShapeSampler
@@ -151,6 +156,18 @@ class BodySceneGenerator:
         self.faces = self.body.faces.cpu().numpy().astype(np.int32)
         self.part_ids = self.body.part_labels.cpu().numpy().astype(np.int32)
         self.part_index = {name: i for i, name in enumerate(self.body.part_names)}
+        if not 0.0 <= hair_probability <= 1.0:
+            raise ValueError(f"hair_probability: expected in [0, 1], got {hair_probability}")
+        self.hair_probability = float(hair_probability)
+        if self.hair_probability > 0:
+            from posekit.data.synthetic.head_cues import head_cue_regions
+
+            scalp, features = head_cue_regions(self.body)
+            n = len(self.part_index)
+            self.part_ids = self.part_ids.copy()
+            self.part_ids[scalp] = n  # "hair": hair colour (or skin when bald)
+            self.part_ids[features] = n + 1  # "hair_brows": always the hair colour
+            self.part_index = {**self.part_index, "hair": n, "hair_brows": n + 1}
         self._renderer: Renderer | None = None  # made lazily: EGL contexts do not survive fork
 
     @property
@@ -189,6 +206,14 @@ class BodySceneGenerator:
                 return pose, out
         raise RuntimeError(f"no penetration-free poses for {P} people in {max_rounds} rounds")
 
+    def _person_colors(self, rng: np.random.Generator) -> np.ndarray:
+        """One person's albedo per part; bald (scalp in skin colour) with chance
+        ``1 - hair_probability`` when the head cues are on (no extra draw when off)."""
+        colors = body_part_colors(self.part_index, rng)
+        if self.hair_probability > 0 and rng.random() >= self.hair_probability:
+            colors[self.part_index["hair"]] = colors[self.part_index["head"]]
+        return colors
+
     @torch.no_grad()
     def __call__(self, index: int, rng: np.random.Generator) -> Sample:
         H, W = self.size
@@ -214,7 +239,7 @@ class BodySceneGenerator:
                 vertices=verts_c[p].astype(np.float32),
                 faces=self.faces,
                 part_ids=self.part_ids,
-                part_colors=body_part_colors(self.part_index, rng),
+                part_colors=self._person_colors(rng),
             )
             for p in range(P)
         ]

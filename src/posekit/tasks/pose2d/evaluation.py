@@ -1,5 +1,7 @@
 """Evaluation of the ``pose2d`` task: PCK@0.2 (torso), PCKh-style @0.5, AUC, pixel error, and
-PCK@0.2 of occluded joints, summary and per joint, in image pixels."""
+PCK@0.2 of occluded joints, summary and per joint, in image pixels; and two left/right
+diagnostics over the skeleton's flip pairs (`left_right_errors`): how often a model puts a
+pair's two joints on one spot, and how often it swaps them."""
 
 from __future__ import annotations
 
@@ -12,7 +14,7 @@ from posekit.metrics.evaluation import TaskEvaluation
 from posekit.metrics.pck import evaluate_pck, pck_per_joint, torso_size
 from posekit.skeletons import get_skeleton
 
-__all__ = ["head_length", "pose2d_evaluation"]
+__all__ = ["head_length", "left_right_errors", "pose2d_evaluation"]
 
 
 #: Head length per layout when the data has no head boxes: (joint, joint or joint pair).
@@ -47,6 +49,46 @@ def head_length(gt: Tensor, skeleton: str) -> Tensor:
         a, bs = found[0]
     b = torch.stack([gt[..., sk.index(n), :] for n in bs]).mean(0)
     return torch.linalg.vector_norm(gt[..., sk.index(a), :] - b, dim=-1)
+
+
+def left_right_errors(pred: Tensor, gt: Tensor, skeleton: str, torso: Tensor) -> dict[str, float]:
+    """Left/right failures over the flip pairs (l_x, r_x) of the layout.
+
+    Counted over pairs with both joints labelled that lie at least 0.4 torso apart in the
+    ground truth (pairs whose sides are far enough apart to tell):
+
+    - ``lr_merged``: share whose two predictions lie within 0.2 torso of each other (both
+      sides put on one spot: what a model that cannot tell which way a person faces learns);
+    - ``lr_swapped``: share where each prediction lies within 0.2 torso of the *other* side's
+      ground truth and not of its own.
+
+    NaN when no pair counts.
+
+    Shapes:
+        pred, gt: (N, J, 2) pixels, NaN in ``gt`` = unlabelled; torso: (N,) pixels.
+    """
+    pairs = get_skeleton(skeleton).flip_pairs
+    if not pairs:
+        return {"lr_merged": math.nan, "lr_swapped": math.nan}
+    a = torch.tensor([p[0] for p in pairs])
+    b = torch.tensor([p[1] for p in pairs])
+    t = torso[:, None]  # (N, 1)
+    gap = torch.linalg.vector_norm(gt[:, a] - gt[:, b], dim=-1)  # (N, P)
+    counted = gap.isfinite() & t.isfinite() & (gap >= 0.4 * t)
+    if not counted.any():
+        return {"lr_merged": math.nan, "lr_swapped": math.nan}
+
+    def near(x: Tensor, y: Tensor) -> Tensor:
+        return torch.linalg.vector_norm(x - y, dim=-1) <= 0.2 * t
+
+    merged = near(pred[:, a], pred[:, b])
+    own = near(pred[:, a], gt[:, a]) | near(pred[:, b], gt[:, b])
+    swapped = near(pred[:, a], gt[:, b]) & near(pred[:, b], gt[:, a]) & ~own
+    n = counted.sum()
+    return {
+        "lr_merged": float((merged & counted).sum() / n),
+        "lr_swapped": float((swapped & counted).sum() / n),
+    }
 
 
 def pose2d_evaluation(
@@ -87,6 +129,7 @@ def pose2d_evaluation(
         "pck_0.2_occluded": occ["pck"] if occ is not None else math.nan,
         "occluded_joints": int(occluded.sum()),
         "num_people": int(gt.shape[0]),
+        **left_right_errors(pred, gt, skeleton, torso),
     }
     per_joint = {
         "PCK@0.2": pck_per_joint(pred, gt, labelled, norm=torso, threshold=0.2).float(),

@@ -74,7 +74,15 @@ class Pose2DModule(ImageTaskModule):
     val_batch_size = VAL_BATCH_SIZE
     task = "pose2d"
     monitor = ("val/pck_0.2", "max")
-    logged_metrics = ("pck_0.2", "pckh_0.5", "auc", "mean_error_px", "pck_0.2_occluded")
+    logged_metrics = (
+        "pck_0.2",
+        "pckh_0.5",
+        "auc",
+        "mean_error_px",
+        "pck_0.2_occluded",
+        "lr_merged",
+        "lr_swapped",
+    )
 
     def __init__(self, config: ExperimentConfig) -> None:
         super().__init__(config)

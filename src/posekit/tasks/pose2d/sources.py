@@ -43,6 +43,7 @@ def synthetic_body(
     occluder_probability: float = 0.5,
     val_occluder_probability: float | None = None,
     photo_probability: float = 0.25,
+    hair_probability: float = 0.0,
     workers: int = 1,
     progress: bool = True,
 ) -> Any:
@@ -59,6 +60,9 @@ def synthetic_body(
             val_occluder_probability: of the validation split (None: the same; 1.0 gives
             the occluded benchmark split).
         photo_probability: chance of a bundled-photo background.
+        hair_probability: chance of hair per person; > 0 also draws eyebrows and eyes (the
+            cues of which way a person faces, `posekit.data.synthetic.head_cues`); 0: the
+            bald, featureless heads of earlier versions (and their cache folders).
         workers: generation processes.
         progress: show the generation's progress bar.
 
@@ -80,6 +84,8 @@ def synthetic_body(
         "occluder_probability": float(occ),
         "photo_probability": float(photo_probability),
     }
+    if hair_probability > 0:  # absent when off: earlier recipes keep their cache folders
+        options["hair_probability"] = float(hair_probability)
     size_hw = (int(size[0]), int(size[1]))
     if root is None:
         recipe = json.dumps({"n": n, "seed": s, "size": size_hw, **options}, sort_keys=True)
