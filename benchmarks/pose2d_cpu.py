@@ -30,6 +30,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+# (the columns' lr_merged: % of left/right pairs put on one spot, docs/evaluation.md)
 DEFAULT_CONFIGS = ("pose2d_hourglass_cpu", "pose2d_deeppose_cpu", "pose2d_compositional_cpu")
 
 
@@ -84,8 +85,6 @@ def _run(config: str, seed: int, out: Path, threads: int, extra: list[str]) -> d
             _posekit(args, threads)
         res[split] = json.loads(target.read_text())["metrics"]
     res["curve"] = _curve(run)
-    ckpt = json.loads((run / "eval_test.json").read_text())
-    res["params"] = ckpt.get("model", {}).get("num_parameters")
     return res
 
 
@@ -136,9 +135,9 @@ def main() -> None:
     print(f"seeds {a.seeds}; {a.threads} thread(s) per run, {a.jobs} run(s) at once\n")
     print(
         "| config | seeds | PCK@0.2 | PCKh@0.5 | occluded joints PCK@0.2 | error px | "
-        "occluded split PCK@0.2 | train min |"
+        "lr_merged | occluded split PCK@0.2 | train min |"
     )
-    print("|---|--:|--:|--:|--:|--:|--:|--:|")
+    print("|---|--:|--:|--:|--:|--:|--:|--:|--:|")
     for config in a.configs:
         rs = [r for r in results if r["config"] == config]
         t = [r["test"] for r in rs]
@@ -147,6 +146,7 @@ def main() -> None:
             f"{_mean_std([x['pckh_0.5'] for x in t])} | "
             f"{_mean_std([x['pck_0.2_occluded'] for x in t])} | "
             f"{_mean_std([x['mean_error_px'] for x in t], 1.0)} | "
+            f"{_mean_std([x.get('lr_merged', math.nan) for x in t])} | "
             f"{_mean_std([r['occluded']['pck_0.2'] for r in rs])} | "
             f"{_mean_std([r['train_s'] for r in rs], 1 / 60)} |"
         )

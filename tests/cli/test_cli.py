@@ -79,6 +79,13 @@ def test_demo_quick_trains_evaluates_and_writes_a_report(
     assert len(re.findall(r"<img ", html)) >= 6
     assert (tmp_path / "demo" / "lift" / "checkpoints" / "best.ckpt").is_file()
     assert (tmp_path / "demo" / "pose2d" / "checkpoints" / "best.ckpt").is_file()
+    from posekit.data.lifting.pools import shared_data_dir
+
+    if (shared_data_dir() / "real" / "mmpose_samples" / "coco").is_dir():
+        # the 2D model and its untrained floor on the real photos, with a picture per set
+        assert "The same model on real photos" in html and "untrained PCK@0.2" in html
+        assert re.search(r"on real photos, PCK@0.2: coco \d+ % \(untrained \d+ %\)", out), out
+        assert (tmp_path / "demo" / "pose2d" / "real_photos" / "coco.png").is_file()
 
 
 def test_tasks_command_lists_each_family_and_its_sections(

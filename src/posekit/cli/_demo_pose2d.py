@@ -1,6 +1,7 @@
-"""The 2D pose part of ``posekit demo``: render bodies, train the tiny Stacked Hourglass
-(``configs/pose2d_hourglass_tiny.yaml`` with the demo's sizes) top-down on them, evaluate it on
-unseen renders, draw its predictions and lift them to 3D."""
+"""The 2D pose part of ``posekit demo``: render bodies, train the Stacked Hourglass of the CPU
+recipe (``configs/pose2d_hourglass_cpu.yaml`` with the demo's sizes) top-down on them, evaluate
+it on unseen renders, draw its predictions, lift them to 3D, and score it on the real annotated
+photos of the project's shared data when they are present (beside an untrained model)."""
 
 from __future__ import annotations
 
@@ -31,10 +32,11 @@ def run_pose2d(
         "size": [256, 256],
         "workers": 2 if sizes.pose2d_train > 64 else 1,
         "progress": False,
+        "hair_probability": 0.85,
     }
     config = task_config(
         "pose2d",
-        name="demo_pose2d_hourglass_tiny",
+        name="demo_pose2d_hourglass",
         seed=seed,
         data__params=params,
         trainer__max_steps=sizes.pose2d_steps,
@@ -45,7 +47,7 @@ def run_pose2d(
     )
     say(
         f"2D pose: rendering {sizes.pose2d_train} + {sizes.pose2d_val} bodies, training the "
-        f"Stacked Hourglass (tiny, 2 stacks) {sizes.pose2d_steps} steps x batch 32"
+        f"Stacked Hourglass (2 stacks, 64 channels) {sizes.pose2d_steps} steps x batch 32"
     )
     t0 = time.perf_counter()
     result = train(config, out / "pose2d", progress=False)
@@ -70,18 +72,20 @@ def run_pose2d(
         pics.append(np.concatenate([gt, guess], 1))
     sheet = contact_sheet(pics, columns=2) if pics else None
     lifted = _lift_predictions(preds[:2], lifter) if lifter and preds else []
+    real = _real_photos(result.best_checkpoint, out / "pose2d" / "real_photos", say)
 
     def add_to_report(rep: Any) -> None:
         rep.add_section(
-            "2D pose: Stacked Hourglass (Newell et al. 2016, tiny)",
+            "2D pose: Stacked Hourglass (Newell et al. 2016, 2 stacks, 64 channels)",
             f"Trained top-down for {result.global_step} steps ({took:.0f} s, rendering "
             f"included) on {sizes.pose2d_train} rendered bodies with occluders, evaluated on "
             f"{sizes.pose2d_val} renders of an unseen seed. PCK@0.2 is torso-normalized; "
             "PCKh@0.5 uses the nose-to-shoulders head length (no head boxes in coco17); "
-            "'occluded' counts labelled joints hidden by the body or an occluder. A tiny model "
-            "this early in training has found the body and its vertical extent before telling "
-            "left from right limbs: its joints gather towards the body's midline (compare the "
-            "2D pose table in benchmarks/RESULTS.md).",
+            "'occluded' counts labelled joints hidden by the body or an occluder; lr_merged "
+            "is the share of left/right joint pairs predicted on one spot. A model this early "
+            "in training has not yet learnt which way a person faces: it puts a pair's left "
+            "and right joint on the same limb (see 'left and right' in benchmarks/RESULTS.md "
+            "and docs/evaluation.md).",
         )
         if ev is not None:
             rep.add_table({k: v for k, v in ev.metrics.items()}, caption="Validation metrics")
@@ -90,12 +94,63 @@ def run_pose2d(
             rep.add_image(sheet, "Unseen renders: ground truth (left) and prediction (right)")
         for pic in lifted:
             rep.add_image(pic, "Predicted 2D keypoints lifted to 3D by the lifter trained above")
+        if real is not None:
+            rep.add_section(
+                "The same model on real photos",
+                "Real annotated images (COCO, MPII, CrowdPose, Human3.6M frames; the "
+                "project's shared data), one crop per annotated person over its ground-truth "
+                "box, scored with the same PCK in each set's own joint layout (joints the "
+                "model lacks are not scored), beside the same network with random weights "
+                "(mean of 3 seeds): how far training on synthetic people alone transfers. "
+                "A handful of people per set: differences of a few points are noise.",
+            )
+            rep.add_table(
+                real["rows"], real["headers"], caption="PCK@0.2 (torso), PCKh@0.5, %", digits=1
+            )
+            for name, path in real["pictures"]:
+                rep.add_image(path, f"{name}: prediction (skeleton) and ground truth (crosses)")
 
     return {
         "checkpoint": result.best_checkpoint,
         "metrics": m,
         "add_to_report": add_to_report,
     }
+
+
+def _real_photos(checkpoint: str, out: Path, say: Any) -> dict[str, Any] | None:
+    """The checkpoint and an untrained floor on the shared real photos, if present."""
+    from posekit.data.lifting.pools import shared_data_dir
+    from posekit.tasks.pose2d.real_images import (
+        evaluate_real_images,
+        real_image_sets,
+        untrained_floor,
+        write_real_image_pictures,
+    )
+
+    root = shared_data_dir() / "real" / "mmpose_samples"
+    if not root.is_dir() or not real_image_sets(root):
+        say.note(f"no real photos at {root}: the real-photo check is skipped")
+        return None
+    scores = evaluate_real_images(checkpoint, root)
+    floor = untrained_floor(checkpoint, root, seeds=(0, 1, 2))
+    rows = [
+        [
+            name,
+            sc.people,
+            100 * sc.pck,
+            100 * sc.pckh,
+            100 * floor[name].pck,
+            100 * floor[name].pckh,
+        ]
+        for name, sc in scores.items()
+    ]
+    headers = ["set", "people", "PCK@0.2", "PCKh@0.5", "untrained PCK@0.2", "untrained PCKh@0.5"]
+    pictures = write_real_image_pictures(scores, root, out)
+    line = ", ".join(
+        f"{n} {100 * s.pck:.0f} % (untrained {100 * floor[n].pck:.0f} %)" for n, s in scores.items()
+    )
+    say.note(f"on real photos, PCK@0.2: {line}")
+    return {"rows": rows, "headers": headers, "pictures": [(p.stem, p) for p in pictures]}
 
 
 def _lift_predictions(preds: list[Any], lifter: str) -> list[np.ndarray]:

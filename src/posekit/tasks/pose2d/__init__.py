@@ -26,5 +26,5 @@ TASK = TaskSpec(
     codec=HeatmapCodecConfig,
     eval=Pose2DEvalConfig,
     models=("deeppose", "hourglass", "compositional"),
-    demo_config="pose2d_hourglass_tiny.yaml",
+    demo_config="pose2d_hourglass_cpu.yaml",
 )
