@@ -37,8 +37,8 @@ from posekit.tasks.pose2d.real_images import (
     evaluate_real_images,
     real_image_sets,
     untrained_floor,
-    write_real_image_pictures,
 )
+from posekit.tasks.pose2d.real_pictures import write_real_image_pictures
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_DATA = ROOT / ".." / "shared" / "data" / "real" / "mmpose_samples"

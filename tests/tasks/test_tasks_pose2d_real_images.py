@@ -32,8 +32,8 @@ from posekit.tasks.pose2d.real_images import (
     real_image_sets,
     score_across_layouts,
     untrained_floor,
-    write_real_image_pictures,
 )
+from posekit.tasks.pose2d.real_pictures import write_real_image_pictures
 
 ROOT = Path(__file__).resolve().parents[2]
 REAL = ROOT / ".." / "shared" / "data" / "real" / "mmpose_samples"

@@ -124,8 +124,8 @@ def _real_photos(checkpoint: str, out: Path, say: Any) -> dict[str, Any] | None:
         evaluate_real_images,
         real_image_sets,
         untrained_floor,
-        write_real_image_pictures,
     )
+    from posekit.tasks.pose2d.real_pictures import write_real_image_pictures
 
     root = shared_data_dir() / "real" / "mmpose_samples"
     if not root.is_dir() or not real_image_sets(root):
