@@ -11,9 +11,9 @@ Geometry, in the zero-pose default body (Z up): ``o`` = the ears' midpoint, ``f`
 vector from ``o`` to the nose with its vertical part removed (forward), ``u`` = Z (up). For a
 vertex ``v`` of the head part, ``d = v - o``:
 
-- scalp (hair): ``d·u > -0.02 m`` and ``d·f < 0.03 m + 0.5 (d·u - 0.08 m)`` clipped so that
-  the forehead below the hairline stays skin: the top of the head and everything behind the
-  face plane, above the nape;
+- scalp (hair): ``d·u > -0.02 m`` and ``d·f < 0.03 m + 0.5 max(d·u - 0.08 m, 0)`` (the
+  top of the head and everything behind the face, above the nape), except the forehead and
+  face ``d·f > 0`` and ``d·u < 0.07 m``, which stay skin;
 - brows and eyes: within 13 mm of the two points 16 mm above each eye and within 7 mm of each
   eye.
 """
