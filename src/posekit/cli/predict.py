@@ -12,6 +12,11 @@ What the inputs are depends on the checkpoint's task; its predictor (the task's
   layout a regressor maps to the model's). Writes ``<stem>.json`` (3D joints per person,
   root-relative camera frame, metres) and ``<stem>.png`` (the 2D input and the 3D pose from
   several viewpoints) per input.
+- ``hand``: depth maps (16-bit PNG in millimetres, NYU's RGB-encoded PNG, or ``.npy`` in
+  metres) with ``--K fx,fy,cx,cy`` (default: NYU's Kinect scaled to the map) and optionally
+  ``--center u,v[,z]`` (a point in the hand; default: the nearest surface). Writes
+  ``<stem>.json`` (3D hand joints, camera frame, metres) and ``<stem>.png`` (the joints over
+  the depth map and in 3D).
 
 Every input is checked before anything is written; a bad input names the file and the field
 and exits non-zero with nothing written. Outputs are written atomically.
@@ -31,6 +36,8 @@ examples:
   posekit predict best.onnx keypoints.json --out pred/
   posekit predict runs/pose2d_hourglass_tiny/checkpoints/best.ckpt photo.jpg --out pred/
   posekit predict pose2d.ckpt a.jpg b.png --boxes boxes.json --out pred/
+  posekit predict runs/hand_v2v_tiny/checkpoints/best.ckpt depth.png --out pred/
+  posekit predict hand.ckpt depth.png --K 588.0,587.1,320,240 --center 300,220 --out pred/
 
 keypoints JSON (one object per image, or a list of them):
   {"skeleton": "coco17", "image_size": [H, W], "K": [[fx,0,cx],[0,fy,cy],[0,0,1]],
@@ -63,6 +70,12 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--boxes", type=Path, default=None, help="pose2d: JSON of person boxes per image name"
     )
+    p.add_argument(
+        "--K", default=None, metavar="FX,FY,CX,CY", help="hand: intrinsics of the depth maps"
+    )
+    p.add_argument(
+        "--center", default=None, metavar="U,V[,Z]", help="hand: a point in the hand (px, m)"
+    )
     p.set_defaults(func=run)
 
 
@@ -73,7 +86,20 @@ def run(args: argparse.Namespace) -> int:
         if not path.is_file():
             raise FileNotFoundError(f"{path}: no such input file")
     predictor = load_predictor(args.checkpoint, backend=args.backend, device=args.device)
-    options = PredictOptions(args.checkpoint, pictures=not args.no_pictures, boxes=args.boxes)
+    if (args.K is not None or args.center is not None) and not getattr(
+        predictor, "camera_options", False
+    ):
+        raise ValueError(
+            f"--K / --center: for depth models (task hand); {args.checkpoint} is a "
+            f"{predictor.task} model"
+        )
+    options = PredictOptions(
+        args.checkpoint,
+        pictures=not args.no_pictures,
+        boxes=args.boxes,
+        intrinsics=args.K,
+        center=args.center,
+    )
     for line in predictor.predict_files(args.inputs, args.out, options):
         print(line)
     return 0

@@ -112,7 +112,9 @@ def _npy_header(path: Path) -> tuple[tuple[int, ...], np.dtype]:
 
 
 def read_depth(path: str | Path, depth_scale_m: float = 0.001) -> np.ndarray:
-    """A depth map in metres from a 16-bit PNG (units of ``depth_scale_m``) or a ``.npy``.
+    """A depth map in metres from a 16-bit PNG (units of ``depth_scale_m``), an 8-bit RGB PNG
+    in the NYU hand dataset's encoding (millimetres = green * 256 + blue, red empty), or a
+    ``.npy``.
 
     Zero (or non-finite) depth means no measurement and is returned as 0.
 
@@ -121,7 +123,7 @@ def read_depth(path: str | Path, depth_scale_m: float = 0.001) -> np.ndarray:
 
     Raises:
         FileNotFoundError: no such file.
-        ImageError: unreadable, not single-channel, or (PNG) not 16-bit.
+        ImageError: unreadable, or (PNG) neither 16-bit single-channel nor NYU-encoded.
     """
     path = Path(path)
     if path.suffix == ".npy":
@@ -144,10 +146,18 @@ def read_depth(path: str | Path, depth_scale_m: float = 0.001) -> np.ndarray:
         img = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
         if img is None:
             raise ImageError(f"{path}: not a readable image (corrupt or truncated?)")
+        if img.ndim == 3 and img.shape[2] in (3, 4) and img.dtype == np.uint8:
+            if img[..., 2].any():  # OpenCV's channel order: B, G, R
+                raise ImageError(
+                    f"{path}: an 8-bit colour image, not a depth map (NYU's encoding has an "
+                    "empty red channel); expected a single-channel 16-bit depth PNG"
+                )
+            # NYU hand dataset: millimetres = green * 256 + blue
+            img = img[..., 1].astype(np.uint16) * 256 + img[..., 0]
         if img.ndim != 2 or img.dtype != np.uint16:
             raise ImageError(
-                f"{path}: expected a single-channel 16-bit depth PNG, got {img.dtype} with "
-                f"shape {img.shape}"
+                f"{path}: expected a single-channel 16-bit depth PNG (or NYU's RGB encoding), "
+                f"got {img.dtype} with shape {img.shape}"
             )
         depth = img.astype(np.float32) * float(depth_scale_m)
     depth[~np.isfinite(depth) | (depth < 0)] = 0.0

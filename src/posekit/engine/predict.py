@@ -72,11 +72,15 @@ class PredictOptions:
         source: the checkpoint or ONNX file (recorded in the outputs).
         pictures: also write a picture per input.
         boxes: a JSON file of person boxes per image (top-down image tasks only).
+        intrinsics: ``"fx,fy,cx,cy"`` of depth inputs (depth tasks only; default their own).
+        center: ``"u,v"`` or ``"u,v,z"``, a point in the hand (depth tasks only).
     """
 
     source: Path
     pictures: bool = True
     boxes: Path | None = None
+    intrinsics: str | None = None
+    center: str | None = None
 
 
 def output_names(inputs: Sequence[Path]) -> list[str]:

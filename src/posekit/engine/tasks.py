@@ -125,6 +125,7 @@ _BUILTIN: dict[str, str] = {
     "lift": "posekit.tasks.lift:TASK",
     "pose2d": "posekit.tasks.pose2d:TASK",
     "bottomup": "posekit.tasks.bottomup:TASK",
+    "hand": "posekit.tasks.hand:TASK",
 }
 _PENDING: dict[str, str] = dict(_BUILTIN)
 _LOADED: dict[str, TaskSpec] = {}

@@ -8,6 +8,7 @@ from posekit.skeletons.h36m17 import H36M17
 from posekit.skeletons.hand21 import HAND21, NYU14
 from posekit.skeletons.lsp14 import LSP14
 from posekit.skeletons.mpii16 import MPII16
+from posekit.skeletons.nyu36 import NYU36
 from posekit.skeletons.skeleton import Skeleton
 from posekit.skeletons.smpl24 import SMPL24
 
@@ -20,7 +21,7 @@ __all__ = [
 ]
 
 _SKELETONS: dict[str, Skeleton] = {
-    s.name: s for s in (COCO17, MPII16, LSP14, H36M17, SMPL24, ANNY24, HAND21, NYU14)
+    s.name: s for s in (COCO17, MPII16, LSP14, H36M17, SMPL24, ANNY24, HAND21, NYU14, NYU36)
 }
 _BUILTIN = frozenset(_SKELETONS)
 

@@ -1,4 +1,4 @@
-"""Task families, one folder each: ``lift/``, ``pose2d/``, ``bottomup/``.
+"""Task families, one folder each: ``lift/``, ``pose2d/``, ``bottomup/``, ``hand/``.
 
 Each folder holds the family's LightningModule (``module.py``), its data (data module, named
 sources), evaluation, predictor and typed config sections (``config.py``), and registers them

@@ -1,4 +1,5 @@
-"""Datasets: synthetic shards and real 2D pose readers (`Sample`s), Human3.6M npz for lifting."""
+"""Datasets: synthetic shards, real 2D pose readers and NYU hand depth (`Sample`s), Human3.6M npz
+for lifting."""
 
 from __future__ import annotations
 
@@ -6,6 +7,14 @@ from posekit.data.datasets.coco import COCODataset
 from posekit.data.datasets.h36m import H36MLifting
 from posekit.data.datasets.lsp import LSPDataset
 from posekit.data.datasets.mpii import MPIIDataset
+from posekit.data.datasets.nyu import NYUHandDataset
 from posekit.data.datasets.synthetic import SyntheticDataset
 
-__all__ = ["COCODataset", "H36MLifting", "LSPDataset", "MPIIDataset", "SyntheticDataset"]
+__all__ = [
+    "COCODataset",
+    "H36MLifting",
+    "LSPDataset",
+    "MPIIDataset",
+    "NYUHandDataset",
+    "SyntheticDataset",
+]
