@@ -196,3 +196,16 @@ def test_read_depth_decodes_nyu_pngs(tmp_path) -> None:
     cv2.imwrite(str(gray), np.full((4, 5), 7, np.uint8))
     with pytest.raises(ImageError, match="16-bit"):
         read_depth(gray)
+
+
+def test_a_sample_without_a_box_uses_its_keypoints_box() -> None:
+    from posekit.data.hand import hand_box
+
+    s = _samples()[0]
+    assert hand_box(s) == pytest.approx((20.0, 12.0, 44.0, 36.0))
+    s.bbox = np.zeros((1, 4), np.float32)  # what the engine left on 2 of 8,192 hands
+    kp = s.keypoints2d[0]
+    assert hand_box(s) == pytest.approx((*kp.min(0), *kp.max(0)))
+    s.keypoints2d = np.full((1, 3, 2), -50.0, np.float32)  # nothing in frame
+    with pytest.raises(ValueError, match="no hand box"):
+        hand_box(s)

@@ -18,7 +18,7 @@ from posekit.models import create_model, list_models
 TOL = 1e-4
 
 #: Models whose tiny preset cannot be exported for a known ONNX limitation: name → reason.
-#: Empty: every registered model exports. Add an entry only with the limitation it hits.
+#: Add an entry only with the limitation it hits.
 KNOWN_ONNX_LIMITATIONS: dict[str, str] = {}
 
 

@@ -36,6 +36,7 @@ def test_volume_targets_read_back_to_the_joints() -> None:
     voxel = 0.25 / 16
     # 5^3 weighted mean around the argmax: within 0.23 voxel per axis of a clean target
     assert float((decoded - kp).abs().max()) < 0.25 * voxel
+    assert float(conf.min()) > 0.5  # the target's peak value near the argmax voxel
     terms = codec.loss({"volumes": target}, kp, ref, HandLossConfig())
     assert float(terms["loss"]) == 0.0
     worse = codec.loss({"volumes": torch.zeros_like(target)}, kp, ref, HandLossConfig())
@@ -60,19 +61,19 @@ def test_soft_argmax_readout_of_sharp_volumes_is_the_voxel_centre() -> None:
 
 
 def test_heatmap_and_depth_maps_read_back_to_the_joints() -> None:
-    shapes = {"heatmaps": (1, 21, 16, 16), "depth": (1, 21, 16, 16)}
+    shapes = {"heatmaps": (1, 21, 16, 16), "depth_maps": (1, 21, 16, 16)}
     codec = HandCodec(HandCodecConfig(sigma=1.0), shapes, (64, 64))
     kp, ref = _joints()
     norm = codec.normalise(kp, ref)
     target, _ = codec.heatmap.encode(codec._to_image(norm))
     depth_maps = norm[..., 2, None, None].expand(-1, -1, 16, 16).contiguous()
-    out = {"heatmaps": target, "depth": depth_maps}
+    out = {"heatmaps": target, "depth_maps": depth_maps}
     decoded, _ = codec.decode(out, ref)
     # DARK on clean targets is exact to ~0.02 cell; the depth map is constant
     assert float((decoded - kp).abs().max()) < 0.05 * 0.25 / 16
     terms = codec.loss(out, kp, ref, HandLossConfig())
     assert float(terms["heatmap"]) == 0.0 and float(terms["depth"]) < 1e-12
-    off = codec.loss({**out, "depth": depth_maps + 0.1}, kp, ref, HandLossConfig())
+    off = codec.loss({**out, "depth_maps": depth_maps + 0.1}, kp, ref, HandLossConfig())
     assert float(off["depth"]) == pytest.approx(0.1, rel=1e-6)
 
 
@@ -83,6 +84,7 @@ def test_regression_coordinates_are_cube_normalised() -> None:
     torch.testing.assert_close(norm, (kp - ref[:, None]) / 0.1)
     decoded, conf = codec.decode({"keypoints": norm}, ref)
     torch.testing.assert_close(decoded, kp)
+    assert bool((conf == 1).all())
     assert float(codec.loss({"keypoints": norm}, kp, ref, HandLossConfig())["loss"]) == 0.0
     with pytest.raises(ValueError, match="must output"):
         HandCodec(HandCodecConfig(), {"heatmaps": (1, 21, 16, 16)}, (64, 64))
@@ -184,6 +186,7 @@ def test_predict_writes_hand_joints_for_a_depth_png(
     from posekit.cli.main import main
 
     depth, K = _depth_png(hand_params, tmp_path / "hand.png")
+    assert depth.max() > 0
     k = f"{K[0, 0]},{K[1, 1]},{K[0, 2]},{K[1, 2]}"
     out = tmp_path / "pred"
     assert main(["predict", str(v2v_checkpoint), str(tmp_path / "hand.png"), "--out", str(out),

@@ -40,6 +40,7 @@ __all__ = [
     "box_around",
     "cube_depth_image",
     "depth_points",
+    "hand_box",
     "hand_reference_point",
     "sample_cube_transform",
     "voxel_grid",
@@ -225,6 +226,28 @@ def cube_depth_image(rel_m: np.ndarray, cube_size_m: float, size: tuple[int, int
     return image.reshape(H, W).astype(np.float32)
 
 
+def hand_box(s: Sample) -> tuple[float, float, float, float]:
+    """The hand box of a sample: its first ``bbox`` when it has an area, else the box of its
+    in-frame 2D keypoints (the synthetic engine leaves a rare hand without a box).
+
+    Raises:
+        ValueError: neither a box nor an in-frame keypoint.
+    """
+    if s.bbox is not None and len(s.bbox):
+        x0, y0, x1, y1 = (float(v) for v in s.bbox[0])
+        if x1 > x0 and y1 > y0:
+            return x0, y0, x1, y1
+    if s.keypoints2d is not None:
+        kp = np.asarray(s.keypoints2d[0], np.float64)
+        H, W = s.depth.shape if s.depth is not None else (math.inf, math.inf)
+        ok = np.isfinite(kp).all(1) & (kp[:, 0] >= 0) & (kp[:, 0] <= W - 1)
+        ok &= (kp[:, 1] >= 0) & (kp[:, 1] <= H - 1)
+        if ok.any():
+            (x0, y0), (x1, y1) = kp[ok].min(0), kp[ok].max(0)
+            return float(x0), float(y0), float(x1), float(y1)
+    raise ValueError(f"sample {s.meta.get('index', '?')}: no hand box and no in-frame keypoint")
+
+
 def _get(samples: Any, index: int) -> Sample:
     s = samples[index]
     if s.depth is None or s.K is None or s.joints3d is None:
@@ -279,9 +302,7 @@ class HandCubes(Dataset):
         return self._reference(_get(self.samples, index))
 
     def _reference(self, s: Sample) -> np.ndarray:
-        if s.bbox is None or len(s.bbox) == 0:
-            raise ValueError(f"sample {s.meta.get('index', '?')}: no hand box (bbox)")
-        return hand_reference_point(s.depth, s.K, s.bbox[0])  # type: ignore[arg-type]
+        return hand_reference_point(s.depth, s.K, hand_box(s))  # type: ignore[arg-type]
 
     def __getitem__(self, index: int) -> dict[str, Any]:
         s = _get(self.samples, index)

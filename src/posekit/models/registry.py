@@ -59,6 +59,9 @@ _LAZY_MODELS: dict[str, str] = {
     "deeppose": "posekit.models.pose2d.deeppose:DeepPose",
     "hourglass": "posekit.models.pose2d.hourglass:HourglassPose",
     "compositional": "posekit.models.pose2d.compositional:Compositional",
+    "v2v": "posekit.models.hand.v2v:V2VPoseNet",
+    "depth_regression": "posekit.models.hand.depth_cnn:DepthRegression",
+    "depth_heatmaps": "posekit.models.hand.depth_cnn:DepthHeatmaps",
 }
 
 ModelT = TypeVar("ModelT", bound=type[nn.Module])

@@ -9,7 +9,7 @@ The model's outputs choose the route:
 - ``"volumes"`` (B, J, S, S, S) (``v2v``): per-voxel Gaussian targets (`VoxelCodec`), MSE;
   read out by argmax + local weighted mean, or by soft-argmax (then also an L1 loss on the
   soft-argmax coordinates when ``loss.coord_weight`` > 0: integral training);
-- ``"heatmaps"`` + ``"depth"`` (B, J, h, w) (``depth_heatmaps``): 2D Gaussian targets over
+- ``"heatmaps"`` + ``"depth_maps"`` (B, J, h, w) (``depth_heatmaps``): 2D Gaussian targets over
   the cube's x-y extent (`Heatmap2D` on the depth image's pixels), MSE; per-joint depth maps
   trained by an L1 loss weighted by the joint's target Gaussian; read out by DARK on the
   heatmap and the depth map sampled there;
@@ -62,7 +62,7 @@ class HandCodec:
                 sigma=config.sigma,
                 neighbourhood=config.neighbourhood,
             )
-        elif "heatmaps" in output_shapes and "depth" in output_shapes:
+        elif "heatmaps" in output_shapes and "depth_maps" in output_shapes:
             self.route = "heatmaps"
             h, w = (int(x) for x in output_shapes["heatmaps"][-2:])
             H, W = (int(x) for x in input_size)
@@ -72,7 +72,7 @@ class HandCodec:
             self.route = "keypoints"
         else:
             raise ValueError(
-                "hand task: the model must output 'volumes', 'heatmaps' + 'depth' or "
+                "hand task: the model must output 'volumes', 'heatmaps' + 'depth_maps' or "
                 f"'keypoints', got {sorted(output_shapes)}"
             )
 
@@ -133,7 +133,7 @@ class HandCodec:
             target, weight = self.heatmap.encode(uv)
             hm = heatmap_mse_loss(out["heatmaps"], target, weight, loss.heatmap_foreground_weight)
             g = target * weight[..., None, None]  # (B, J, h, w)
-            err = (out["depth"] - norm[..., 2, None, None]).abs()
+            err = (out["depth_maps"] - norm[..., 2, None, None]).abs()
             depth = (err * g).sum() / g.sum().clamp_min(1e-6)
             total = loss.heatmap_weight * hm + loss.depth_weight * depth
             return {"loss": total, "heatmap": hm, "depth": depth}
@@ -159,7 +159,7 @@ class HandCodec:
                 return self.denormalise(self._soft_argmax(vol), reference_m), conf
             return self.voxel.decode(vol, reference_m)
         if self.route == "heatmaps":
-            hm, depth = out["heatmaps"], out["depth"]
+            hm, depth = out["heatmaps"], out["depth_maps"]
             uv, conf = self.heatmap.decode(hm)  # depth-image pixels (B, J, 2)
             H, W = self.image_size
             B, J, h, w = depth.shape

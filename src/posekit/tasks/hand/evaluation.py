@@ -12,7 +12,7 @@ from posekit.metrics.evaluation import TaskEvaluation
 __all__ = ["SUCCESS_REPORTED_MM", "hand_evaluation", "hand_skeleton"]
 
 #: Thresholds whose success rate is reported as ``success_<t>mm`` (the curve's AUC spans 0–80).
-SUCCESS_REPORTED_MM = (10, 20, 40, 80)
+SUCCESS_REPORTED_MM = (10, 20, 30, 40, 50, 60, 70, 80)
 
 _HAND_LAYOUTS = {21: "hand21", 14: "nyu14"}
 

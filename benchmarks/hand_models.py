@@ -1,0 +1,231 @@
+"""3D hand pose from depth: V2V-PoseNet vs the depth-image baselines, over seeds, and how each
+holds up under sensor noise, missing depth and distance — through `posekit train/eval`.
+
+Every (model, seed) run trains ``configs/hand_<model>_tiny.yaml`` (``--steps`` steps, the
+config's data: 8,192 synthetic depth maps of left and right hands), then ``posekit eval``
+scores its best checkpoint on the validation split (512 maps from an unseen seed) and on
+robustness splits (256 maps each, unseen seed): the clean rendered depth, stronger sensor noise,
+missing-depth holes, and three distance bands. Reported: mean ± std over seeds of the mean joint
+error (mm), the mean worst joint per frame, the success rate (share of frames whose worst joint
+is within 20 / 40 mm) and its AUC over 0–80 mm, the share of joints outside the cube, training
+time; the per-condition errors; the per-joint errors of the validation split; and
+``success.png`` (success rate vs threshold) in ``--out``.
+
+    .venv/bin/python benchmarks/hand_models.py [--models v2v regression heatmaps]
+        [--seeds 0 1 2] [--steps 2000] [--jobs 1] [--threads 2] [--out runs/hand_models]
+        [--no-robustness] [--set KEY=VALUE ...]
+
+Runs that finished are reused (delete their folder to rerun); a killed run resumes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import math
+import os
+import subprocess
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+MODELS = ("v2v", "regression", "heatmaps")
+THRESHOLDS_MM = (10, 20, 30, 40, 50, 60, 70, 80)
+
+_ROBUST_SEED = 2_000_033  # unseen by training and by the validation split
+#: name -> hand-generator options of a 256-map evaluation split (on top of the config's).
+CONDITIONS: dict[str, dict] = {
+    "clean depth (no sensor model)": {"noise": False},
+    "sensor as trained": {},
+    "noise sigma x3": {"sensor": {"noise_sigma_m": 0.0045}},
+    "noise sigma x7": {"sensor": {"noise_sigma_m": 0.0105}},
+    "holes 15 %": {"sensor": {"hole_fraction": [0.15, 0.15]}},
+    "holes 30 %": {"sensor": {"hole_fraction": [0.3, 0.3]}},
+    "distance 0.30-0.40 m": {"distance_m": [0.3, 0.4]},
+    "distance 0.40-0.55 m": {"distance_m": [0.4, 0.55]},
+    "distance 0.55-0.70 m": {"distance_m": [0.55, 0.7]},
+}
+
+
+def _posekit(args: list[str], threads: int) -> str:
+    cmd = [sys.executable, "-m", "posekit.cli.main", *args]
+    env = {**os.environ, "OMP_NUM_THREADS": str(threads)}
+    res = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, env=env)
+    if res.returncode != 0:
+        raise RuntimeError(f"posekit {' '.join(args[:2])} failed:\n{res.stderr[-3000:]}")
+    return res.stdout
+
+
+def _params(config: Path) -> dict:
+    import yaml
+
+    data = yaml.safe_load(config.read_text())["data"]
+    return dict(data.get("val_params") or data.get("params") or {})
+
+
+def _curve(run: Path) -> list[tuple[int, float]]:
+    """(step, val/mean_joint_error_mm) rows of the run's metrics.csv."""
+    rows = []
+    with (run / "csv" / "metrics.csv").open() as f:
+        for r in csv.DictReader(f):
+            v = r.get("val/mean_joint_error_mm") or ""
+            if v:
+                rows.append((int(r["step"]), float(v)))
+    return rows
+
+
+def _eval(run: Path, name: str, params: dict | None, threads: int) -> dict:
+    target = run / f"eval_{name}.json"
+    if not target.exists():
+        args = ["eval", str(run / "checkpoints" / "best.ckpt"), "--quiet", "--out", str(target)]
+        if params is not None:
+            args += ["--set", f"data.val_params={json.dumps(params)}"]
+        _posekit(args, threads)
+    return json.loads(target.read_text())
+
+
+def _run(
+    model: str, seed: int, out: Path, steps: int, threads: int, robust: bool, extra: list[str]
+) -> dict:
+    config = ROOT / "configs" / f"hand_{model}_tiny.yaml"
+    run = out / f"{model}_s{seed}"
+    done = run / "train_seconds.txt"
+    if not done.exists():
+        t0 = time.perf_counter()
+        _posekit(
+            ["train", str(config), "--out", str(run), "--quiet", "--resume",
+             "--set", f"seed={seed}", f"trainer.max_steps={steps}",
+             f"trainer.val_every={max(1, steps // 8)}", "trainer.progress_bar=false", *extra],
+            threads,
+        )  # fmt: skip
+        done.write_text(f"{time.perf_counter() - t0:.1f}\n")
+    val = _eval(run, "val", None, threads)
+    res: dict = {"model": model, "seed": seed, "train_s": float(done.read_text())}
+    res["val"] = val["metrics"]
+    res["per_joint"] = val.get("per_joint", {})
+    res["curve"] = _curve(run)
+    if robust:
+        base = {**_params(config), "val_num": 256, "val_seed": _ROBUST_SEED}
+        res["conditions"] = {
+            name: _eval(run, f"cond{i}", {**base, **opts}, threads)["metrics"]
+            for i, (name, opts) in enumerate(CONDITIONS.items())
+        }
+    return res
+
+
+def _mean_std(values: list[float], scale: float = 1.0, digits: int = 1) -> str:
+    v = [x * scale for x in values if x is not None and math.isfinite(x)]
+    if not v:
+        return "–"
+    m = sum(v) / len(v)
+    s = (sum((x - m) ** 2 for x in v) / (len(v) - 1)) ** 0.5 if len(v) > 1 else 0.0
+    return f"{m:.{digits}f} ± {s:.{digits}f}"
+
+
+def _plot(results: list[dict], models: list[str], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6.5, 4.5))
+    xs = [0, *THRESHOLDS_MM]
+    for model in models:
+        rs = [r for r in results if r["model"] == model]
+        ys = [0.0] + [
+            100 * sum(r["val"][f"success_{t}mm"] for r in rs) / len(rs) for t in THRESHOLDS_MM
+        ]
+        ax.plot(xs, ys, marker="o", label=f"{model} (mean of {len(rs)} seeds)")
+    ax.set_xlabel("maximum allowed distance to ground truth (mm)")
+    ax.set_ylabel("frames with every joint within it (%)")
+    ax.set_ylim(0, 100)
+    ax.grid(alpha=0.3)
+    ax.legend()
+    tmp = path.with_suffix(".tmp.png")
+    fig.savefig(tmp, dpi=110, bbox_inches="tight")
+    os.replace(tmp, path)
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--models", nargs="*", default=list(MODELS), choices=MODELS)
+    p.add_argument("--seeds", nargs="*", type=int, default=[0, 1, 2])
+    p.add_argument("--steps", type=int, default=2000)
+    p.add_argument("--jobs", type=int, default=1, help="runs in parallel")
+    p.add_argument("--threads", type=int, default=2, help="torch threads per run")
+    p.add_argument("--out", type=Path, default=ROOT / "runs" / "hand_models")
+    p.add_argument("--no-robustness", action="store_true")
+    p.add_argument("--set", nargs="*", default=[], help="overrides for every run")
+    a = p.parse_args()
+    a.out.mkdir(parents=True, exist_ok=True)
+    todo = [(m, s) for m in a.models for s in a.seeds]
+    with ThreadPoolExecutor(a.jobs) as pool:
+        futures = [
+            pool.submit(_run, m, s, a.out, a.steps, a.threads, not a.no_robustness, a.set)
+            for m, s in todo
+        ]
+        results = [f.result() for f in futures]
+    print(f"seeds {a.seeds}; {a.steps} steps; {a.threads} thread(s) per run, {a.jobs} at once\n")
+    print(
+        "| model | seeds | mean joint error (mm) | worst joint (mm) | success 20 mm (%) | "
+        "success 40 mm (%) | AUC 0-80 mm (%) | joints outside cube (%) | train min |"
+    )
+    print("|---|--:|--:|--:|--:|--:|--:|--:|--:|")
+    for model in a.models:
+        rs = [r for r in results if r["model"] == model]
+        v = [r["val"] for r in rs]
+        print(
+            f"| {model} | {len(rs)} | {_mean_std([x['mean_joint_error_mm'] for x in v])} | "
+            f"{_mean_std([x['max_joint_error_mm'] for x in v])} | "
+            f"{_mean_std([x['success_20mm'] for x in v], 100)} | "
+            f"{_mean_std([x['success_40mm'] for x in v], 100)} | "
+            f"{_mean_std([x['success_auc'] for x in v], 100)} | "
+            f"{_mean_std([x['outside_cube'] for x in v], 100, 2)} | "
+            f"{_mean_std([r['train_s'] for r in rs], 1 / 60)} |"
+        )
+    print("\nValidation mean joint error (mm) during training, mean over seeds:\n")
+    for model in a.models:
+        rs = [r for r in results if r["model"] == model]
+        steps = sorted({s for r in rs for s, _ in r["curve"]})
+        cells = []
+        for s in steps:
+            v = [e for r in rs for st, e in r["curve"] if st == s]
+            cells.append(f"{s}: {sum(v) / len(v):.1f}")
+        print(f"- {model}: " + ", ".join(cells))
+    if not a.no_robustness:
+        print("\nMean joint error (mm) per condition (256 maps each, unseen seed):\n")
+        print("| condition | " + " | ".join(a.models) + " |")
+        print("|---|" + "--:|" * len(a.models))
+        for name in CONDITIONS:
+            cells = [
+                _mean_std(
+                    [
+                        r["conditions"][name]["mean_joint_error_mm"]
+                        for r in results
+                        if r["model"] == m
+                    ]
+                )  # fmt: skip
+                for m in a.models
+            ]
+            print(f"| {name} | " + " | ".join(cells) + " |")
+    print("\nPer-joint mean error (mm), validation split, mean over seeds:\n")
+    joints = next(iter(results))["per_joint"].get("joints") or []
+    for model in a.models:
+        rs = [r for r in results if r["model"] == model]
+        cols = [r["per_joint"].get("mean error (mm)") for r in rs]
+        cols = [c for c in cols if c]
+        if cols:
+            means = [sum(c[j] for c in cols) / len(cols) for j in range(len(cols[0]))]
+            names = joints or [str(j) for j in range(len(means))]
+            print(f"- {model}: " + ", ".join(f"{n} {m:.1f}" for n, m in zip(names, means)))
+    _plot(results, a.models, a.out / "success.png")
+    tmp = a.out / "results.json.tmp"
+    tmp.write_text(json.dumps(results, indent=1))
+    os.replace(tmp, a.out / "results.json")
+
+
+if __name__ == "__main__":
+    main()
