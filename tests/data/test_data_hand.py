@@ -209,3 +209,26 @@ def test_a_sample_without_a_box_uses_its_keypoints_box() -> None:
     s.keypoints2d = np.full((1, 3, 2), -50.0, np.float32)  # nothing in frame
     with pytest.raises(ValueError, match="no hand box"):
         hand_box(s)
+
+
+def test_samples_of_another_layout_are_mapped_by_joint_name() -> None:
+    from posekit.skeletons import NYU14, get_skeleton
+
+    hand21 = get_skeleton("hand21")
+    s = _samples()[0]
+    joints = np.stack([s.joints3d[0][i % 3] + 0.001 * i for i in range(14)]).astype(np.float32)
+    s.joints3d, s.skeleton = joints[None], "nyu14"
+    s.visibility = np.ones((1, 14), bool)
+    s.keypoints2d = (joints[:, :2] / joints[:, 2:] * 100.0 + K[:2, 2])[None].astype(np.float32)
+    item = HandCubes([s], 0.25, "voxels", 16, skeleton="hand21")[0]
+    kp, vis = item["keypoints"].numpy(), item["visibility"].numpy()
+    assert kp.shape == (21, 3)
+    shared = [n for n in hand21.joints if n in NYU14.joints]
+    assert len(shared) == 11  # 5 tips, 4 finger PIPs, thumb IP and MCP
+    for name in hand21.joints:
+        i = hand21.index(name)
+        if name in shared:
+            np.testing.assert_array_equal(kp[i], joints[NYU14.index(name)])
+            assert vis[i] == 1.0
+        else:
+            assert np.isnan(kp[i]).all() and vis[i] == 0.0

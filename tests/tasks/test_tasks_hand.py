@@ -236,3 +236,27 @@ def test_v2v_exports_to_onnx_with_parity(v2v_checkpoint: Path, tmp_path: Path) -
 
     diff = export_checkpoint_onnx(v2v_checkpoint, tmp_path / "v2v.onnx")
     assert diff <= 1e-4 and (tmp_path / "v2v.onnx").is_file()
+
+
+@pytest.mark.parametrize(
+    "shapes",
+    [
+        {"volumes": (1, 21, 8, 8, 8)},
+        {"heatmaps": (1, 21, 16, 16), "depth_maps": (1, 21, 16, 16)},
+        {"keypoints": (1, 21, 3)},
+    ],
+)
+def test_joints_the_data_lacks_are_left_out_of_the_loss(shapes: dict) -> None:
+    size = 16 if "volumes" in shapes else (64, 64)
+    codec = HandCodec(HandCodecConfig(), shapes, size)
+    kp, ref = _joints()
+    g = torch.Generator().manual_seed(1)
+    out = {k: torch.randn((2, *v[1:]), generator=g).double() for k, v in shapes.items()}
+    full = codec.loss(out, kp, ref, HandLossConfig())["loss"]
+    missing = kp.clone()
+    missing[:, 5:] = torch.nan
+    part = codec.loss(out, missing, ref, HandLossConfig())["loss"]
+    want = codec.loss({k: v[:, :5] for k, v in out.items()}, kp[:, :5], ref, HandLossConfig())
+    assert torch.isfinite(part) and float(part) != pytest.approx(float(full))
+    # the same as the loss of the known joints alone
+    assert float(part) == pytest.approx(float(want["loss"]), rel=1e-9)

@@ -248,6 +248,22 @@ def hand_box(s: Sample) -> tuple[float, float, float, float]:
     raise ValueError(f"sample {s.meta.get('index', '?')}: no hand box and no in-frame keypoint")
 
 
+def _to_layout(
+    joints: np.ndarray, vis: np.ndarray, src: str, dst: str
+) -> tuple[np.ndarray, np.ndarray]:
+    """Joints (J_src, 3) and visibility of layout ``src`` in layout ``dst`` (by joint name;
+    joints ``dst`` has and ``src`` lacks: NaN, visibility 0)."""
+    from posekit.skeletons import get_skeleton, joint_map
+
+    si, di = joint_map(src, dst)
+    n = get_skeleton(dst).num_joints
+    out = np.full((n, 3), np.nan)
+    out[di] = joints[si]
+    v = np.zeros(n, np.float32)
+    v[di] = vis[si]
+    return out, v
+
+
 def _get(samples: Any, index: int) -> Sample:
     s = samples[index]
     if s.depth is None or s.K is None or s.joints3d is None:
@@ -273,6 +289,9 @@ class HandCubes(Dataset):
         train: augment.
         augment: the augmentation ranges.
         seed: base seed of the augmentation draws.
+        skeleton: the model's joint layout; samples of another layout (NYU's nyu14 for a
+            hand21 model) are mapped to it by joint name (`posekit.skeletons.joint_map`),
+            joints it lacks being NaN with visibility 0. None: the samples' own joints.
     """
 
     samples: Any
@@ -282,6 +301,7 @@ class HandCubes(Dataset):
     train: bool = False
     augment: HandAugment = field(default_factory=HandAugment)
     seed: int = 0
+    skeleton: str | None = None
     epoch: int = 0
 
     def __post_init__(self) -> None:
@@ -314,6 +334,8 @@ class HandCubes(Dataset):
             if s.visibility is None
             else np.asarray(s.visibility[0], np.float32)
         )
+        if self.skeleton is not None and s.skeleton != self.skeleton:
+            joints, vis = _to_layout(joints, vis, s.skeleton, self.skeleton)
         if self.train:
             rng = np.random.default_rng([self.seed, self.epoch, index])
             t = sample_cube_transform(rng, self.augment)

@@ -107,12 +107,14 @@ class HandCodec:
         loss: HandLossConfig,
     ) -> dict[str, Tensor]:
         """The objective and its terms for a batch of ground-truth keypoints (B, J, 3) in the
-        cubes' frame (every joint is supervised; joints outside the cube get weight 0 in the
-        heatmap terms)."""
+        cubes' frame. Every joint with finite coordinates is supervised (NaN: a joint the
+        data's layout lacks); joints outside the cube get weight 0 in the heatmap terms."""
+        known = keypoints_m.isfinite().all(-1)  # (B, J)
+        keypoints_m = torch.where(known[..., None], keypoints_m, reference_m[:, None])
         norm = self.normalise(keypoints_m, reference_m)
         if self.route == "volumes":
             vol = out["volumes"]
-            target, weight = self.voxel.encode(keypoints_m, reference_m)
+            target, weight = self.voxel.encode(keypoints_m, reference_m, known)
             B, J, S = vol.shape[:3]
             # the mean over (S, S*S) cells is the mean over the S³ voxels
             hm = heatmap_mse_loss(
@@ -124,20 +126,20 @@ class HandCodec:
             terms = {"heatmap": hm}
             total = loss.heatmap_weight * hm
             if self.config.decode == "soft_argmax" and loss.coord_weight > 0:
-                coord = (self._soft_argmax(vol) - norm).abs().mean()
+                coord = _masked_l1(self._soft_argmax(vol), norm, known)
                 terms["coord"] = coord
                 total = total + loss.coord_weight * coord
             return {"loss": total, **terms}
         if self.route == "heatmaps":
             uv = self._to_image(norm)
-            target, weight = self.heatmap.encode(uv)
+            target, weight = self.heatmap.encode(uv, known)
             hm = heatmap_mse_loss(out["heatmaps"], target, weight, loss.heatmap_foreground_weight)
             g = target * weight[..., None, None]  # (B, J, h, w)
             err = (out["depth_maps"] - norm[..., 2, None, None]).abs()
             depth = (err * g).sum() / g.sum().clamp_min(1e-6)
             total = loss.heatmap_weight * hm + loss.depth_weight * depth
             return {"loss": total, "heatmap": hm, "depth": depth}
-        coord = (out["keypoints"] - norm).abs().mean()
+        coord = _masked_l1(out["keypoints"], norm, known)
         return {"loss": loss.coord_weight * coord, "coord": coord}
 
     # --- readout ---------------------------------------------------------------------------
@@ -176,3 +178,9 @@ class HandCodec:
             return self.denormalise(torch.cat([xy, z[..., None].to(xy)], -1), reference_m), conf
         kp = out["keypoints"]
         return self.denormalise(kp, reference_m), torch.ones_like(kp[..., 0])
+
+
+def _masked_l1(pred: Tensor, target: Tensor, known: Tensor) -> Tensor:
+    """Mean |pred - target| over the coordinates of the known joints (B, J); 0 if none."""
+    w = known[..., None].to(pred.dtype).expand_as(pred)
+    return ((pred - target).abs() * w).sum() / w.sum().clamp_min(1.0)

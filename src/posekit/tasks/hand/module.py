@@ -36,7 +36,7 @@ from posekit.metrics.evaluation import TaskEvaluation
 from posekit.models import create_model
 from posekit.tasks.hand.codec import HandCodec
 from posekit.tasks.hand.config import augment_of
-from posekit.tasks.hand.evaluation import hand_evaluation
+from posekit.tasks.hand.evaluation import hand_evaluation, hand_skeleton
 
 __all__ = ["VAL_BATCH_SIZE", "HandModule", "hand_cubes", "model_input"]
 
@@ -68,7 +68,9 @@ def hand_cubes(config: ExperimentConfig, split: str, source: str, params: dict[s
     from posekit.data.hand import HandCubes
 
     m = config.model
-    kind, size = model_input(create_model(m.name, m.preset, **m.overrides))
+    model = create_model(m.name, m.preset, **m.overrides)
+    kind, size = model_input(model)
+    J = next(iter(model.output_shapes(1).values()))[1]
     samples = build_source(source, split, config.seed, params, task="hand")
     return HandCubes(
         samples,
@@ -78,6 +80,7 @@ def hand_cubes(config: ExperimentConfig, split: str, source: str, params: dict[s
         train=split == "train",
         augment=augment_of(config.codec),
         seed=config.seed,
+        skeleton=hand_skeleton(J) or None,
     )
 
 
