@@ -200,16 +200,11 @@ def main() -> None:
         print("| condition | " + " | ".join(a.models) + " |")
         print("|---|" + "--:|" * len(a.models))
         for name in CONDITIONS:
-            cells = [
-                _mean_std(
-                    [
-                        r["conditions"][name]["mean_joint_error_mm"]
-                        for r in results
-                        if r["model"] == m
-                    ]
-                )  # fmt: skip
-                for m in a.models
-            ]
+            cells = []
+            for m in a.models:
+                errs = [r["conditions"][name]["mean_joint_error_mm"] for r in results
+                        if r["model"] == m]  # fmt: skip
+                cells.append(_mean_std(errs))
             print(f"| {name} | " + " | ".join(cells) + " |")
     print("\nPer-joint mean error (mm), validation split, mean over seeds:\n")
     joints = next(iter(results))["per_joint"].get("joints") or []

@@ -64,7 +64,9 @@ def _train(config_name: str, sets: list[str], run_dir: Path) -> Path:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--steps", type=int, default=1500, help="bottom-up training steps")
+    parser.add_argument(
+        "--steps", type=int, default=1500, help="bottom-up training steps (0: top-down only)"
+    )
     parser.add_argument("--batch-size", type=int, default=16)
     parser.add_argument("--num", type=int, default=2048, help="training scenes")
     parser.add_argument("--val-num", type=int, default=256, help="validation scenes")
@@ -103,7 +105,11 @@ def main() -> None:
     ]
     if args.tag_weight is not None:
         bu_sets.append(f"loss.tag_weight={args.tag_weight}")
-    bu_ckpt = _train("bottomup_hourglass_tiny.yaml", bu_sets, args.out / "bottomup")
+    bu_ckpt = (
+        _train("bottomup_hourglass_tiny.yaml", bu_sets, args.out / "bottomup")
+        if args.steps > 0
+        else None
+    )
 
     if args.topdown is not None:
         td_ckpt = args.topdown
@@ -119,18 +125,18 @@ def main() -> None:
         td_ckpt = _train("pose2d_hourglass_tiny.yaml", td_sets, args.out / "topdown")
 
     rows: list[dict[str, Any]] = []
-    t0 = time.perf_counter()
-    report = evaluate_checkpoint(bu_ckpt, device=args.device, progress=False)
-    bu = report.evaluation.metrics
-    rows.append(
-        {
-            "method": "bottom-up AE (hourglass tiny, tag_dim 1, 256x256 image)",
-            "checkpoint": str(bu_ckpt),
-            "step": report.step,
-            "eval_s": time.perf_counter() - t0,
-            **bu,
-        }
-    )
+    if bu_ckpt is not None:
+        t0 = time.perf_counter()
+        report = evaluate_checkpoint(bu_ckpt, device=args.device, progress=False)
+        rows.append(
+            {
+                "method": "bottom-up AE (hourglass tiny, tag_dim 1, 256x256 image)",
+                "checkpoint": str(bu_ckpt),
+                "step": report.step,
+                "eval_s": time.perf_counter() - t0,
+                **report.evaluation.metrics,
+            }
+        )
     t0 = time.perf_counter()
     td = topdown_multiperson_evaluation(
         td_ckpt, "synthetic_body", scenes, device=args.device, progress=False
@@ -152,7 +158,7 @@ def main() -> None:
     date = datetime.date.today().isoformat()
     print(
         f"\nMulti-person synthetic split: {args.val_num} validation scenes of "
-        f"{args.people[0]}-{args.people[1]} people ({bu['num_people']} people), "
+        f"{args.people[0]}-{args.people[1]} people ({rows[-1]['num_people']} people), "
         f"{args.size}x{args.size}, coco17; {platform.processor() or platform.machine()}, "
         f"torch {torch.__version__}, {date}\n"
     )
