@@ -4,7 +4,8 @@
 first time its name is used (see `posekit.models.registry`).
 
 Families: ``lift/`` (2D → 3D lifting: ``martinez``, ``lcn``, ``smplr_dae``), ``pose2d/`` (RGB →
-2D pose: ``deeppose``, ``hourglass``, ``compositional``); ``backbones/`` (ResNet, hourglass).
+2D pose: ``deeppose``, ``hourglass``, ``compositional``), ``hand/`` (depth → 3D hand joints:
+``v2v``, ``depth_regression``, ``depth_heatmaps``); ``backbones/`` (ResNet, hourglass).
 """
 
 from __future__ import annotations
