@@ -13,7 +13,9 @@ end, saying how far it is while it runs. Steps (``--quick`` shrinks every count,
    top-down on rendered bodies, evaluated with PCK on unseen renders, drawn on them, its
    predictions lifted to 3D by the lifter, and scored on the real annotated photos of the
    shared data when present (beside the same network untrained);
-6. the report: ``<out>/report/index.html``.
+6. a 3D hand model (the ``hand`` task's demo config with the demo's sizes) trained on
+   synthetic hand depth maps, evaluated on unseen ones and drawn;
+7. the report: ``<out>/report/index.html``.
 
 Every run writes into ``--out`` (default ``runs/demo``); an earlier demo there is replaced.
 """
@@ -44,6 +46,9 @@ class DemoSizes:
     pose2d_train: int = 4096
     pose2d_val: int = 128
     pose2d_steps: int = 1200
+    hand_train: int = 2048
+    hand_val: int = 128
+    hand_steps: int = 300
     pictures: int = 4
     extra: dict[str, Any] = field(default_factory=dict)
 
@@ -56,6 +61,9 @@ QUICK = DemoSizes(
     pose2d_train=12,
     pose2d_val=6,
     pose2d_steps=4,
+    hand_train=8,
+    hand_val=4,
+    hand_steps=3,
     pictures=2,
 )
 
@@ -217,6 +225,7 @@ def _lift_rendered(bodies: Any, ckpt: str, sizes: DemoSizes, say: _Progress) -> 
 def run(args: argparse.Namespace) -> int:
     import torch
 
+    from posekit.cli._demo_hand import run_hand
     from posekit.cli._demo_pose2d import run_pose2d
     from posekit.viz.metric_plots import plot_training_curves
     from posekit.viz.report import Report
@@ -235,13 +244,14 @@ def run(args: argparse.Namespace) -> int:
     if out.exists():
         shutil.rmtree(out)
     out.mkdir(parents=True)
-    say = _Progress(6)
+    say = _Progress(7)
     print(f"posekit demo: seed {args.seed}, writing to {out}" + (" (quick)" if args.quick else ""))
     data = _synthesize(out / "data", sizes, args.seed, say)
     lift = _train_lifter(out, sizes, args.seed, say)
     ev = _evaluate_lifter(lift, say)
     lifted = _lift_rendered(data["bodies"], lift["result"].best_checkpoint, sizes, say)
     pose2d = run_pose2d(out, sizes, args.seed, say, lift["result"].best_checkpoint)
+    hand = run_hand(out, sizes, args.seed, say)
 
     say("writing the report")
     rep = Report("posekit demo: synthetic humans, trained and measured")
@@ -280,9 +290,11 @@ def run(args: argparse.Namespace) -> int:
         if cmp is not None:
             rep.add_image(cmp, "Lifted pose (colour) over the rendered person's 3D joints (grey)")
     pose2d["add_to_report"](rep)
+    hand["add_to_report"](rep)
     index = rep.write(out / "report")
     print(f"\ndone in {time.perf_counter() - say.t0:.0f} s. Report: {index}")
     print(f"lifter checkpoint: {r.best_checkpoint}")
     if pose2d.get("checkpoint"):
         print(f"2D pose checkpoint: {pose2d['checkpoint']}")
+    print(f"hand checkpoint: {hand['checkpoint']}")
     return 0

@@ -26,4 +26,5 @@ TASK = TaskSpec(
     codec=HandCodecConfig,
     eval=HandEvalConfig,
     models=("v2v", "depth_regression", "depth_heatmaps"),
+    demo_config="hand_v2v_tiny.yaml",
 )
