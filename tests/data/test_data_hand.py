@@ -232,3 +232,18 @@ def test_samples_of_another_layout_are_mapped_by_joint_name() -> None:
             assert vis[i] == 1.0
         else:
             assert np.isnan(kp[i]).all() and vis[i] == 0.0
+
+
+def test_centre_items_and_the_refine_hook() -> None:
+    samples = _samples()
+    com = hand_reference_point(samples[0].depth, K, samples[0].bbox[0])
+    item = HandCubes(samples, 0.25, "depth", (8, 8), centre_only=True)[0]
+    np.testing.assert_allclose(item["keypoints"].numpy(), samples[0].joints3d[0].mean(0)[None])
+    assert item["visibility"].tolist() == [1.0]
+
+    def refine(depth, K_, ref):  # a refiner that moves the cube 1 cm to the right
+        assert depth is samples[0].depth and np.allclose(ref, com)
+        return ref + np.array([0.01, 0.0, 0.0])
+
+    item = HandCubes(samples, 0.25, "depth", (8, 8), refine=refine)[0]
+    np.testing.assert_allclose(item["reference"].numpy(), com + [0.01, 0, 0], atol=1e-7)

@@ -260,3 +260,56 @@ def test_joints_the_data_lacks_are_left_out_of_the_loss(shapes: dict) -> None:
     assert torch.isfinite(part) and float(part) != pytest.approx(float(full))
     # the same as the loss of the known joints alone
     assert float(part) == pytest.approx(float(want["loss"]), rel=1e-9)
+
+
+def test_a_refiner_moves_the_cube_in_training_evaluation_and_prediction(
+    hand_params: dict, tmp_path: Path, one_thread
+) -> None:
+    from posekit.engine.evaluate import evaluate_checkpoint
+    from posekit.engine.predict import load_predictor
+    from posekit.engine.run import train
+    from posekit.tasks.hand.module import hand_cubes
+
+    refiner = train(_config("hand_refiner_tiny.yaml", hand_params), tmp_path / "refiner")
+    ev = evaluate_checkpoint(refiner.best_checkpoint, progress=False).evaluation
+    assert ev.metrics["num_samples"] == 4 and np.isfinite(ev.metrics["mean_joint_error_mm"])
+    ckpt = str(refiner.best_checkpoint)
+    config = _config("hand_regression_tiny.yaml", hand_params, (f"codec.refiner={ckpt}",))
+    plain = _config("hand_regression_tiny.yaml", hand_params)
+    a = hand_cubes(config, "val", "synthetic_hand", dict(config.data.params))
+    b = hand_cubes(plain, "val", "synthetic_hand", dict(plain.data.params))
+    moved = [float(np.linalg.norm(a[i]["reference"] - b[i]["reference"])) for i in range(4)]
+    assert min(moved) > 0  # even an untrained refiner moves the cube (by its output)
+    want = [
+        load_predictor(ckpt).predict_at(s.depth, s.K.astype(np.float64), r).joints3d_m[0]
+        for s, r in ((a.samples[i], b[i]["reference"].double().numpy()) for i in range(2))
+    ]
+    for i in range(2):
+        np.testing.assert_allclose(a[i]["reference"].numpy(), want[i], atol=1e-5)
+    run = train(config, tmp_path / "joints")
+    assert run.global_step == 3
+    p = load_predictor(run.best_checkpoint)
+    s = a.samples[0]
+    box = s.bbox[0]
+    centre = (((box[0] + box[2]) / 2, (box[1] + box[3]) / 2), None)
+    K64 = s.K.astype(np.float64)
+    com = _no_refiner(p).localise(s.depth, K64, centre)
+    refined = load_predictor(ckpt).predict_at(s.depth, K64, com).joints3d_m[0]
+    np.testing.assert_allclose(p.localise(s.depth, K64, centre), refined, atol=1e-5)
+    with pytest.raises(FileNotFoundError, match="codec.refiner"):
+        hand_cubes(
+            _config("hand_regression_tiny.yaml", hand_params, ("codec.refiner=/no/such.ckpt",)),
+            "val",
+            "synthetic_hand",
+            dict(hand_params),
+        )
+
+
+def _no_refiner(predictor):
+    """A shallow copy of a hand predictor whose codec has no refiner."""
+    import copy
+    import dataclasses
+
+    q = copy.copy(predictor)
+    q.codec_config = dataclasses.replace(predictor.codec_config, refiner=None)
+    return q

@@ -22,7 +22,7 @@ its refinement network, which posekit does not have yet).
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -292,6 +292,10 @@ class HandCubes(Dataset):
         skeleton: the model's joint layout; samples of another layout (NYU's nyu14 for a
             hand21 model) are mapped to it by joint name (`posekit.skeletons.joint_map`),
             joints it lacks being NaN with visibility 0. None: the samples' own joints.
+        centre_only: the items' ``keypoints`` are one point (1, 3), the mean of the sample's
+            joints (the target of a reference-point refiner).
+        refine: ``refine(depth_m, K, reference_m) -> reference_m``, applied to the centre of
+            mass before the cube is cut (a refiner network); None: the centre of mass.
     """
 
     samples: Any
@@ -302,6 +306,8 @@ class HandCubes(Dataset):
     augment: HandAugment = field(default_factory=HandAugment)
     seed: int = 0
     skeleton: str | None = None
+    centre_only: bool = False
+    refine: Callable[[np.ndarray, np.ndarray, np.ndarray], np.ndarray] | None = None
     epoch: int = 0
 
     def __post_init__(self) -> None:
@@ -322,7 +328,10 @@ class HandCubes(Dataset):
         return self._reference(_get(self.samples, index))
 
     def _reference(self, s: Sample) -> np.ndarray:
-        return hand_reference_point(s.depth, s.K, hand_box(s))  # type: ignore[arg-type]
+        ref = hand_reference_point(s.depth, s.K, hand_box(s))  # type: ignore[arg-type]
+        if self.refine is not None:
+            ref = np.asarray(self.refine(s.depth, s.K, ref), np.float64).reshape(3)  # type: ignore[arg-type]
+        return ref
 
     def __getitem__(self, index: int) -> dict[str, Any]:
         s = _get(self.samples, index)
@@ -334,7 +343,10 @@ class HandCubes(Dataset):
             if s.visibility is None
             else np.asarray(s.visibility[0], np.float32)
         )
-        if self.skeleton is not None and s.skeleton != self.skeleton:
+        if self.centre_only:
+            known = np.isfinite(joints).all(axis=1)
+            joints, vis = joints[known].mean(axis=0, keepdims=True), np.ones(1, np.float32)
+        elif self.skeleton is not None and s.skeleton != self.skeleton:
             joints, vis = _to_layout(joints, vis, s.skeleton, self.skeleton)
         if self.train:
             rng = np.random.default_rng([self.seed, self.epoch, index])

@@ -10,6 +10,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "HAND_DECODERS",
+    "HAND_TARGETS",
     "HandCodecConfig",
     "HandEvalConfig",
     "HandLossConfig",
@@ -17,6 +18,7 @@ __all__ = [
 ]
 
 HAND_DECODERS = ("argmax", "soft_argmax")
+HAND_TARGETS = ("joints", "centre")
 
 
 def _non_negative(name: str, value: float) -> None:
@@ -74,6 +76,12 @@ class HandCodecConfig:
         train_rotation_deg, train_scale, train_translation_m: the 3D augmentation of training
             cubes (`posekit.data.hand.HandAugment`; V2V-PoseNet: ±40°, ×0.8–1.2, ±8 of 88
             voxels ≈ ±23 mm); 0, (1, 1), 0 turn it off.
+        target: ``joints`` (the hand's joints) or ``centre`` (one point, the mean of the
+            joints: what a reference-point refiner learns, with ``model.overrides.num_joints=1``).
+        refiner: a checkpoint of a ``centre`` model (``configs/hand_refiner_tiny.yaml``): the
+            cube is moved to the centre it predicts from the cube at the centre of mass, in
+            training, evaluation and ``posekit predict`` alike (V2V-PoseNet's refinement
+            network); None: the centre of mass.
     """
 
     cube_size_m: float = 0.25
@@ -84,6 +92,8 @@ class HandCodecConfig:
     train_rotation_deg: float = 40.0
     train_scale: tuple[float, float] = (0.8, 1.2)
     train_translation_m: float = 0.02
+    target: str = "joints"
+    refiner: str | None = None
 
     def __post_init__(self) -> None:
         from posekit.data.hand import HandAugment
@@ -93,6 +103,12 @@ class HandCodecConfig:
             HandAugment(self.train_rotation_deg, self.train_scale, self.train_translation_m)
         except ValueError as err:
             raise ValueError(f"codec.train_*: {err}") from None
+        if self.target not in HAND_TARGETS:
+            raise ValueError(
+                f"codec.target: expected one of {', '.join(HAND_TARGETS)}, got {self.target!r}"
+            )
+        if self.refiner is not None and self.target == "centre":
+            raise ValueError("codec.refiner: a centre model (codec.target=centre) has no refiner")
         if self.cube_size_m <= 0:
             raise ValueError(f"codec.cube_size_m: expected > 0, got {self.cube_size_m}")
         if self.sigma <= 0:

@@ -66,6 +66,7 @@ def hand_cubes(config: ExperimentConfig, split: str, source: str, params: dict[s
     """The cubes of data source ``source``'s ``split`` for the model of ``config``
     (`posekit.data.hand.HandCubes`), augmented in the ``train`` split."""
     from posekit.data.hand import HandCubes
+    from posekit.tasks.hand.refiner import CentreRefiner
 
     m = config.model
     model = create_model(m.name, m.preset, **m.overrides)
@@ -81,6 +82,8 @@ def hand_cubes(config: ExperimentConfig, split: str, source: str, params: dict[s
         augment=augment_of(config.codec),
         seed=config.seed,
         skeleton=hand_skeleton(J) or None,
+        centre_only=config.codec.target == "centre",
+        refine=CentreRefiner(config.codec.refiner) if config.codec.refiner else None,
     )
 
 

@@ -62,6 +62,11 @@ def hand_picture(depth_m: np.ndarray, pred: HandPrediction) -> np.ndarray:
 
     canvas = colorize_depth(depth_m)
     J = len(pred.keypoints2d)
+    if not pred.skeleton:  # a centre model: its point(s) as rings
+        for x, y in pred.keypoints2d:
+            if np.isfinite([x, y]).all():
+                cv2.circle(canvas, (round(float(x)), round(float(y))), 6, (255, 255, 255), 2)
+        return canvas
     canvas = draw_skeleton(
         canvas, pred.keypoints2d[None], np.ones((1, J), bool), pred.skeleton, thickness=2
     )
@@ -128,7 +133,8 @@ class HandPredictor:
         self.input_kind, self.input_size = model_input(model)
         self.codec = HandCodec(self.codec_config, model.output_shapes(1), self.input_size)
         J = next(iter(model.output_shapes(1).values()))[1]
-        self.skeleton = hand_skeleton(J) or "hand21"
+        self.skeleton = hand_skeleton(J)  # "" for a centre model (one point)
+        self._refiner: Any = None
 
     def predict(
         self,
@@ -144,13 +150,22 @@ class HandPredictor:
         Raises:
             ValueError: no measured depth, or none near ``center``.
         """
-        from posekit.data.hand import (
-            box_around,
-            cube_depth_image,
-            depth_points,
-            hand_reference_point,
-            voxel_grid,
-        )
+        return self.predict_at(depth_m, K, self.localise(depth_m, K, center))
+
+    def localise(
+        self,
+        depth_m: np.ndarray,
+        K: np.ndarray,
+        center: tuple[tuple[float, float], float | None] | None = None,
+    ) -> np.ndarray:
+        """The cube's centre (3,) metres: the centre of mass of the nearest surface around
+        ``center`` (or of the nearest surface in the map), moved by the refiner when the
+        model was trained with one (``codec.refiner``).
+
+        Raises:
+            ValueError: no measured depth, or none near ``center``.
+        """
+        from posekit.data.hand import box_around, hand_reference_point
 
         H, W = depth_m.shape
         if not (np.isfinite(depth_m) & (depth_m > 0)).any():
@@ -164,6 +179,23 @@ class HandPredictor:
         else:
             uv, z = center
         ref = hand_reference_point(depth_m, K, box_around(depth_m, K, uv, z, cube))
+        if self.codec_config.refiner:
+            from posekit.tasks.hand.refiner import CentreRefiner
+
+            if self._refiner is None:
+                self._refiner = CentreRefiner(self.codec_config.refiner)
+            ref = self._refiner(depth_m, K, ref)
+        return ref
+
+    def predict_at(self, depth_m: np.ndarray, K: np.ndarray, ref: np.ndarray) -> HandPrediction:
+        """The hand in the cube centred at ``ref`` (3,) metres.
+
+        Raises:
+            ValueError: no depth point inside the cube.
+        """
+        from posekit.data.hand import cube_depth_image, depth_points, voxel_grid
+
+        cube = self.codec.cube_size_m
         rel = depth_points(depth_m, K) - ref
         if not (np.abs(rel) < 0.5 * cube).all(axis=1).any():
             raise ValueError(f"no depth point within the {cube * 1000:.0f} mm cube of the hand")
@@ -173,10 +205,10 @@ class HandPredictor:
             x = cube_depth_image(rel, cube, self.input_size)
         out = self.runner(**{self.input_kind: x[None, None].astype(np.float32)})
         tensors = {k: torch.from_numpy(np.asarray(v)) for k, v in out.items()}
-        joints, conf = self.codec.decode(tensors, torch.from_numpy(ref[None]).float())
+        joints, conf = self.codec.decode(tensors, torch.from_numpy(np.asarray(ref)[None]).float())
         j = joints[0].double().numpy()
         kp = (j[:, :2] / j[:, 2:3]) * np.diag(K)[:2] + K[:2, 2]
-        return HandPrediction(self.skeleton, j, kp, conf[0].numpy(), ref, np.asarray(K))
+        return HandPrediction(self.skeleton, j, kp, conf[0].numpy(), np.asarray(ref), np.asarray(K))
 
     def predict_files(
         self, inputs: Sequence[Path], out: Path, options: PredictOptions
@@ -207,7 +239,11 @@ class HandPredictor:
                 "model": self.info.model,
                 "input": str(path),
                 "skeleton": pred.skeleton,
-                "joints": list(get_skeleton(pred.skeleton).joints),
+                "joints": (
+                    list(get_skeleton(pred.skeleton).joints)
+                    if pred.skeleton
+                    else [f"point_{i}" for i in range(len(pred.joints3d_m))]
+                ),
                 "frame": "camera (x right, y down, z forward), metres",
                 "joints3d_m": _round(pred.joints3d_m, 5),
                 "keypoints2d_px": _round(pred.keypoints2d, 2),
