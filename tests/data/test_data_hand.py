@@ -246,4 +246,4 @@ def test_centre_items_and_the_refine_hook() -> None:
         return ref + np.array([0.01, 0.0, 0.0])
 
     item = HandCubes(samples, 0.25, "depth", (8, 8), refine=refine)[0]
-    np.testing.assert_allclose(item["reference"].numpy(), com + [0.01, 0, 0], atol=1e-7)
+    np.testing.assert_allclose(item["reference"].numpy(), com + np.array([0.01, 0, 0]), atol=1e-7)
