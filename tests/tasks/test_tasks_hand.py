@@ -296,7 +296,7 @@ def test_a_refiner_moves_the_cube_in_training_evaluation_and_prediction(
     com = _no_refiner(p).localise(s.depth, K64, centre)
     refined = load_predictor(ckpt).predict_at(s.depth, K64, com).joints3d_m[0]
     np.testing.assert_allclose(p.localise(s.depth, K64, centre), refined, atol=1e-5)
-    with pytest.raises(FileNotFoundError, match="codec.refiner"):
+    with pytest.raises(FileNotFoundError, match=r"codec\.refiner"):
         hand_cubes(
             _config("hand_regression_tiny.yaml", hand_params, ("codec.refiner=/no/such.ckpt",)),
             "val",
