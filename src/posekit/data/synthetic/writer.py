@@ -48,6 +48,7 @@ __all__ = [
     "make_generator",
     "single_thread_worker",
     "synthesize",
+    "synthetic_cache_dir",
 ]
 
 # task name → "module:factory"; factory(size=(H, W), **options) returns a callable
@@ -60,6 +61,13 @@ GENERATORS: dict[str, str] = {
 DEFAULT_SIZES: dict[str, tuple[int, int]] = {"body": (256, 256), "hand": (240, 320)}
 
 SampleFn = Callable[[int, Any], Sample]
+
+
+def synthetic_cache_dir() -> Path:
+    """``$POSEKIT_CACHE/synthetic`` (default ``~/.cache/posekit/synthetic``): where the data
+    sources render their synthetic sets on first use."""
+    root = os.environ.get("POSEKIT_CACHE") or os.path.join("~", ".cache", "posekit")
+    return Path(root).expanduser() / "synthetic"
 
 
 def make_generator(task: str, size: tuple[int, int], options: dict[str, Any]) -> SampleFn:

@@ -17,8 +17,6 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from posekit.tasks.pose2d.sources import synthetic_cache_dir
-
 __all__ = ["nyu", "synthetic_hand"]
 
 
@@ -53,7 +51,7 @@ def synthetic_hand(
         A `SyntheticDataset` of the split.
     """
     from posekit.data.datasets import SyntheticDataset
-    from posekit.data.synthetic.writer import synthesize
+    from posekit.data.synthetic.writer import synthesize, synthetic_cache_dir
 
     if split not in ("train", "val"):
         raise ValueError(f"split: expected 'train' or 'val', got {split!r}")

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -24,8 +23,9 @@ __all__ = ["coco", "lsp", "mpii", "synthetic_body", "synthetic_cache_dir"]
 
 def synthetic_cache_dir() -> Path:
     """``$POSEKIT_CACHE/synthetic`` (default ``~/.cache/posekit/synthetic``)."""
-    root = os.environ.get("POSEKIT_CACHE") or os.path.join("~", ".cache", "posekit")
-    return Path(root).expanduser() / "synthetic"
+    from posekit.data.synthetic.writer import synthetic_cache_dir as cache_dir
+
+    return cache_dir()
 
 
 def synthetic_body(
