@@ -13,7 +13,7 @@ time; the per-condition errors; the per-joint errors of the validation split; an
 
     .venv/bin/python benchmarks/hand_models.py [--models v2v regression heatmaps]
         [--seeds 0 1 2] [--steps 2000] [--jobs 1] [--threads 2] [--out runs/hand_models]
-        [--no-robustness] [--set KEY=VALUE ...]
+        [--no-robustness] [--refiner CKPT] [--set KEY=VALUE ...]
 
 Runs that finished are reused (delete their folder to rerun); a killed run resumes.
 """
@@ -93,12 +93,17 @@ def _curve(run: Path) -> list[tuple[int, float]]:
     return rows
 
 
-def _eval(run: Path, name: str, params: dict | None, threads: int) -> dict:
+def _eval(
+    run: Path, name: str, params: dict | None, threads: int, sets: list[str] | None = None
+) -> dict:
     target = run / f"eval_{name}.json"
     if not target.exists():
         args = ["eval", str(run / "checkpoints" / "best.ckpt"), "--quiet", "--out", str(target)]
+        extra = list(sets or [])
         if params is not None:
-            args += ["--set", f"data.val_params={json.dumps(params)}"]
+            extra.append(f"data.val_params={json.dumps(params)}")
+        if extra:
+            args += ["--set", *extra]
         _posekit(args, threads)
     return json.loads(target.read_text())
 
@@ -132,6 +137,36 @@ def _run(
             for i, (name, opts) in enumerate(CONDITIONS.items())
         }
     return res
+
+
+def _reference_errors(config: Path, refiner: Path | None) -> dict[str, float]:
+    """Distance (mm) from the cube centre to the hand's centre (mean of its joints) on the
+    config's validation split: median, 90th percentile, max."""
+    import numpy as np
+
+    from posekit.engine.config import load_config
+    from posekit.tasks.hand.module import hand_cubes
+
+    sets = ["codec.target=centre", "model.overrides.num_joints=1"]
+    if refiner is not None:
+        sets.append(f"codec.refiner={refiner}")
+    cfg = load_config(ROOT / "configs" / "hand_refiner_tiny.yaml", sets)
+    cfg.data.params.update({k: v for k, v in _params(config).items() if k != "num"})
+    cubes = hand_cubes(cfg, "val", cfg.data.source, dict(cfg.data.params))
+    d = (
+        np.array(
+            [
+                float((c["keypoints"][0] - c["reference"]).norm())
+                for c in (cubes[i] for i in range(len(cubes)))
+            ]
+        )
+        * 1000.0
+    )
+    return {
+        "median": float(np.median(d)),
+        "p90": float(np.percentile(d, 90)),
+        "max": float(d.max()),
+    }
 
 
 def _mean_std(values: list[float], scale: float = 1.0, digits: int = 1) -> str:
@@ -176,6 +211,12 @@ def main() -> None:
     p.add_argument("--threads", type=int, default=2, help="torch threads per run")
     p.add_argument("--out", type=Path, default=ROOT / "runs" / "hand_models")
     p.add_argument("--no-robustness", action="store_true")
+    p.add_argument(
+        "--refiner",
+        type=Path,
+        default=None,
+        help="a hand_refiner_tiny checkpoint: also score every run with it (evaluation only)",
+    )
     p.add_argument("--set", nargs="*", default=[], help="overrides for every run")
     a = p.parse_args()
     a.out.mkdir(parents=True, exist_ok=True)
@@ -186,6 +227,10 @@ def main() -> None:
             for m, s in todo
         ]
         results = [f.result() for f in futures]
+    if a.refiner is not None:
+        for r in results:
+            run = a.out / f"{r['model']}_s{r['seed']}"
+            r["refined"] = _eval(run, "refined", None, a.threads, [f"codec.refiner={a.refiner}"])
     print(f"seeds {a.seeds}; {a.steps} steps; {a.threads} thread(s) per run, {a.jobs} at once\n")
     print(
         "| model | seeds | mean joint error (mm) | worst joint (mm) | success 20 mm (%) | "
@@ -234,6 +279,23 @@ def main() -> None:
             means = [sum(c[j] for c in cols) / len(cols) for j in range(len(cols[0]))]
             names = joints or [str(j) for j in range(len(means))]
             print(f"- {model}: " + ", ".join(f"{n} {m:.1f}" for n, m in zip(names, means)))
+    if a.refiner is not None:
+        config = ROOT / "configs" / "hand_v2v_tiny.yaml"
+        print("\nCube centre to the hand's centre (mean of its joints), validation split, mm:\n")
+        print("| reference point | median | 90th percentile | max |")
+        print("|---|--:|--:|--:|")
+        for label, ref in (("centre of mass", None), ("refined", a.refiner)):
+            e = _reference_errors(config, ref)
+            print(f"| {label} | {e['median']:.1f} | {e['p90']:.1f} | {e['max']:.1f} |")
+        print("\nWith the refiner at evaluation only (models trained on the centre of mass):\n")
+        print("| model | mean joint error, centre of mass (mm) | refined (mm) |")
+        print("|---|--:|--:|")
+        for model in a.models:
+            rs = [r for r in results if r["model"] == model]
+            print(
+                f"| {model} | {_mean_std([r['val']['mean_joint_error_mm'] for r in rs])} | "
+                f"{_mean_std([r['refined']['metrics']['mean_joint_error_mm'] for r in rs])} |"
+            )
     _plot(results, a.models, a.out / "success.png")
     tmp = a.out / "results.json.tmp"
     tmp.write_text(json.dumps(results, indent=1))

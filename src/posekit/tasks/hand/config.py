@@ -107,8 +107,6 @@ class HandCodecConfig:
             raise ValueError(
                 f"codec.target: expected one of {', '.join(HAND_TARGETS)}, got {self.target!r}"
             )
-        if self.refiner is not None and self.target == "centre":
-            raise ValueError("codec.refiner: a centre model (codec.target=centre) has no refiner")
         if self.cube_size_m <= 0:
             raise ValueError(f"codec.cube_size_m: expected > 0, got {self.cube_size_m}")
         if self.sigma <= 0:
