@@ -270,15 +270,12 @@ def main() -> None:
                 cells.append(_mean_std(errs))
             print(f"| {name} | " + " | ".join(cells) + " |")
     print("\nPer-joint mean error (mm), validation split, mean over seeds:\n")
-    joints = next(iter(results))["per_joint"].get("joints") or []
     for model in a.models:
-        rs = [r for r in results if r["model"] == model]
-        cols = [r["per_joint"].get("mean error (mm)") for r in rs]
+        cols = [r["per_joint"].get("mean error (mm)") or {} for r in results if r["model"] == model]
         cols = [c for c in cols if c]
         if cols:
-            means = [sum(c[j] for c in cols) / len(cols) for j in range(len(cols[0]))]
-            names = joints or [str(j) for j in range(len(means))]
-            print(f"- {model}: " + ", ".join(f"{n} {m:.1f}" for n, m in zip(names, means)))
+            means = {j: sum(c[j] for c in cols) / len(cols) for j in cols[0]}
+            print(f"- {model}: " + ", ".join(f"{j} {m:.1f}" for j, m in means.items()))
     if a.refiner is not None:
         config = ROOT / "configs" / "hand_v2v_tiny.yaml"
         print("\nCube centre to the hand's centre (mean of its joints), validation split, mm:\n")
