@@ -104,17 +104,17 @@ def test_eval_refuses_wrong_or_broken_checkpoints(
     assert main(["eval", str(foreign)]) == 2
     assert "not a posekit checkpoint" in capsys.readouterr().err
     ckpt = torch.load(trained / "checkpoints" / "last.ckpt", weights_only=True)
-    ckpt["posekit"]["task"] = "hand"
-    other_task = tmp_path / "hand.ckpt"
+    ckpt["posekit"]["task"] = "pose9d"
+    other_task = tmp_path / "pose9d.ckpt"
     torch.save(ckpt, other_task)
     assert main(["eval", str(other_task)]) == 2
-    assert "cannot evaluate this checkpoint: unknown task 'hand'" in capsys.readouterr().err
+    assert "cannot evaluate this checkpoint: unknown task 'pose9d'" in capsys.readouterr().err
     ckpt["posekit"]["task"] = "lift"
-    ckpt["posekit"]["model"]["name"] = "v2v"
-    other_model = tmp_path / "v2v.ckpt"
+    ckpt["posekit"]["model"]["name"] = "v9v"
+    other_model = tmp_path / "v9v.ckpt"
     torch.save(ckpt, other_model)
     assert main(["eval", str(other_model)]) == 2
-    assert "holds model 'v2v', unknown to this posekit" in capsys.readouterr().err
+    assert "holds model 'v9v', unknown to this posekit" in capsys.readouterr().err
 
 
 def test_eval_refuses_a_data_source_of_another_task(
