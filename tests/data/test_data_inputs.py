@@ -142,7 +142,7 @@ def test_read_depth_png_mm_and_npy_m(tmp_path: Path) -> None:
     np.testing.assert_allclose(read_depth(tmp_path / "d.npy"), [[1.5, 0.0]])
     photo = np.zeros((2, 2, 3), np.uint8)
     photo[0, 0] = (200, 120, 40)  # a colour pixel: red is not empty, so not NYU's encoding
-    with pytest.raises(ImageError, match="not a depth map.*single-channel 16-bit"):
+    with pytest.raises(ImageError, match=r"not a depth map.*single-channel 16-bit"):
         read_depth(_png(tmp_path / "rgb.png", photo))
     with pytest.raises(ImageError, match="single-channel 16-bit"):
         read_depth(_png(tmp_path / "gray8.png", np.full((2, 2), 9, np.uint8)))
