@@ -52,7 +52,7 @@ def run_hand(out: Path, sizes: Any, seed: int, say: Any) -> dict[str, Any]:
     result = train(config, out / "hand", progress=False)
     took = time.perf_counter() - t0
     ev = result.evaluation
-    m = result.metrics
+    m = dict(ev.metrics) if ev is not None else dict(result.metrics)
     say.note(
         f"done in {took:.0f} s; on {ev.num_samples if ev else 0} unseen hands: mean joint error "
         f"{m.get('mean_joint_error_mm', np.nan):.1f} mm, "

@@ -46,9 +46,9 @@ class DemoSizes:
     pose2d_train: int = 4096
     pose2d_val: int = 128
     pose2d_steps: int = 1200
-    hand_train: int = 2048
+    hand_train: int = 1024
     hand_val: int = 128
-    hand_steps: int = 300
+    hand_steps: int = 150
     pictures: int = 4
     extra: dict[str, Any] = field(default_factory=dict)
 
