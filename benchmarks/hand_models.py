@@ -23,13 +23,12 @@ from __future__ import annotations
 import argparse
 import csv
 import json
-import math
 import os
-import subprocess
-import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+
+from run_helpers import config_val_params, mean_std, run_posekit
 
 ROOT = Path(__file__).resolve().parents[1]
 #: name -> (config under configs/, extra --set overrides). The ``_r18`` rows are the baselines
@@ -66,22 +65,6 @@ CONDITIONS: dict[str, dict] = {
 }
 
 
-def _posekit(args: list[str], threads: int) -> str:
-    cmd = [sys.executable, "-m", "posekit.cli.main", *args]
-    env = {**os.environ, "OMP_NUM_THREADS": str(threads)}
-    res = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, env=env)
-    if res.returncode != 0:
-        raise RuntimeError(f"posekit {' '.join(args[:2])} failed:\n{res.stderr[-3000:]}")
-    return res.stdout
-
-
-def _params(config: Path) -> dict:
-    import yaml
-
-    data = yaml.safe_load(config.read_text())["data"]
-    return dict(data.get("val_params") or data.get("params") or {})
-
-
 def _curve(run: Path) -> list[tuple[int, float]]:
     """(step, val/mean_joint_error_mm) rows of the run's metrics.csv."""
     rows = []
@@ -104,7 +87,7 @@ def _eval(
             extra.append(f"data.val_params={json.dumps(params)}")
         if extra:
             args += ["--set", *extra]
-        _posekit(args, threads)
+        run_posekit(args, threads)
     return json.loads(target.read_text())
 
 
@@ -117,7 +100,7 @@ def _run(
     done = run / "train_seconds.txt"
     if not done.exists():
         t0 = time.perf_counter()
-        _posekit(
+        run_posekit(
             ["train", str(config), "--out", str(run), "--quiet", "--resume",
              "--set", f"seed={seed}", f"trainer.max_steps={steps}",
              f"trainer.val_every={max(1, steps // 8)}", "trainer.progress_bar=false",
@@ -131,7 +114,7 @@ def _run(
     res["per_joint"] = val.get("per_joint", {})
     res["curve"] = _curve(run)
     if robust:
-        base = {**_params(config), "val_num": 256, "val_seed": _ROBUST_SEED}
+        base = {**config_val_params(config), "val_num": 256, "val_seed": _ROBUST_SEED}
         res["conditions"] = {
             name: _eval(run, f"cond{i}", {**base, **opts}, threads)["metrics"]
             for i, (name, opts) in enumerate(CONDITIONS.items())
@@ -151,7 +134,7 @@ def _reference_errors(config: Path, refiner: Path | None) -> dict[str, float]:
     if refiner is not None:
         sets.append(f"codec.refiner={refiner}")
     cfg = load_config(ROOT / "configs" / "hand_refiner_tiny.yaml", sets)
-    cfg.data.params.update({k: v for k, v in _params(config).items() if k != "num"})
+    cfg.data.params.update({k: v for k, v in config_val_params(config).items() if k != "num"})
     cubes = hand_cubes(cfg, "val", cfg.data.source, dict(cfg.data.params))
     d = (
         np.array(
@@ -167,15 +150,6 @@ def _reference_errors(config: Path, refiner: Path | None) -> dict[str, float]:
         "p90": float(np.percentile(d, 90)),
         "max": float(d.max()),
     }
-
-
-def _mean_std(values: list[float], scale: float = 1.0, digits: int = 1) -> str:
-    v = [x * scale for x in values if x is not None and math.isfinite(x)]
-    if not v:
-        return "–"
-    m = sum(v) / len(v)
-    s = (sum((x - m) ** 2 for x in v) / (len(v) - 1)) ** 0.5 if len(v) > 1 else 0.0
-    return f"{m:.{digits}f} ± {s:.{digits}f}"
 
 
 def _plot(results: list[dict], models: list[str], path: Path) -> None:
@@ -241,13 +215,13 @@ def main() -> None:
         rs = [r for r in results if r["model"] == model]
         v = [r["val"] for r in rs]
         print(
-            f"| {model} | {len(rs)} | {_mean_std([x['mean_joint_error_mm'] for x in v])} | "
-            f"{_mean_std([x['max_joint_error_mm'] for x in v])} | "
-            f"{_mean_std([x['success_20mm'] for x in v], 100)} | "
-            f"{_mean_std([x['success_40mm'] for x in v], 100)} | "
-            f"{_mean_std([x['success_auc'] for x in v], 100)} | "
-            f"{_mean_std([x['outside_cube'] for x in v], 100, 2)} | "
-            f"{_mean_std([r['train_s'] for r in rs], 1 / 60)} |"
+            f"| {model} | {len(rs)} | {mean_std([x['mean_joint_error_mm'] for x in v])} | "
+            f"{mean_std([x['max_joint_error_mm'] for x in v])} | "
+            f"{mean_std([x['success_20mm'] for x in v], 100)} | "
+            f"{mean_std([x['success_40mm'] for x in v], 100)} | "
+            f"{mean_std([x['success_auc'] for x in v], 100)} | "
+            f"{mean_std([x['outside_cube'] for x in v], 100, 2)} | "
+            f"{mean_std([r['train_s'] for r in rs], 1 / 60)} |"
         )
     print("\nValidation mean joint error (mm) during training, mean over seeds:\n")
     for model in a.models:
@@ -267,7 +241,7 @@ def main() -> None:
             for m in a.models:
                 errs = [r["conditions"][name]["mean_joint_error_mm"] for r in results
                         if r["model"] == m]  # fmt: skip
-                cells.append(_mean_std(errs))
+                cells.append(mean_std(errs))
             print(f"| {name} | " + " | ".join(cells) + " |")
     print("\nPer-joint mean error (mm), validation split, mean over seeds:\n")
     for model in a.models:
@@ -290,8 +264,8 @@ def main() -> None:
         for model in a.models:
             rs = [r for r in results if r["model"] == model]
             print(
-                f"| {model} | {_mean_std([r['val']['mean_joint_error_mm'] for r in rs])} | "
-                f"{_mean_std([r['refined']['metrics']['mean_joint_error_mm'] for r in rs])} |"
+                f"| {model} | {mean_std([r['val']['mean_joint_error_mm'] for r in rs])} | "
+                f"{mean_std([r['refined']['metrics']['mean_joint_error_mm'] for r in rs])} |"
             )
     _plot(results, a.models, a.out / "success.png")
     tmp = a.out / "results.json.tmp"

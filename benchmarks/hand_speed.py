@@ -54,6 +54,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from inference import cpu_name
 
 MODELS = ("v2v", "depth_regression", "depth_heatmaps")
 BACKENDS = {"torch": "torch", "ort": "ONNX Runtime"}
@@ -251,16 +252,6 @@ def _spawn(spec: dict[str, Any]) -> dict[str, Any]:
 
 
 # --- the table ------------------------------------------------------------------------------
-
-
-def cpu_name() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
 
 
 def synthetic_frame(path: Path) -> None:

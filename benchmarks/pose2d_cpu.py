@@ -23,31 +23,22 @@ import csv
 import json
 import math
 import os
-import subprocess
-import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+from run_helpers import config_val_params, mean_std, run_posekit
+
 ROOT = Path(__file__).resolve().parents[1]
+
+
+def pct(values: list[float], scale: float = 100.0) -> str:
+    """``mean_std`` of fractions as percent (or of other values times ``scale``)."""
+    return mean_std(values, scale)
+
+
 # (the columns' lr_merged: % of left/right pairs put on one spot, docs/evaluation.md)
 DEFAULT_CONFIGS = ("pose2d_hourglass_cpu", "pose2d_deeppose_cpu", "pose2d_compositional_cpu")
-
-
-def _posekit(args: list[str], threads: int) -> str:
-    cmd = [sys.executable, "-m", "posekit.cli.main", *args]
-    env = {**os.environ, "OMP_NUM_THREADS": str(threads)}
-    res = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, env=env)
-    if res.returncode != 0:
-        raise RuntimeError(f"posekit {' '.join(args[:2])} failed:\n{res.stderr[-3000:]}")
-    return res.stdout
-
-
-def _val_params(config: Path) -> dict:
-    import yaml
-
-    data = yaml.safe_load(config.read_text())["data"]
-    return dict(data.get("val_params") or data.get("params") or {})
 
 
 def _curve(run: Path) -> list[tuple[int, float]]:
@@ -68,33 +59,24 @@ def _run(config: str, seed: int, out: Path, threads: int, extra: list[str]) -> d
     done = run / "train_seconds.txt"
     if not done.exists():
         t0 = time.perf_counter()
-        _posekit(
+        run_posekit(
             ["train", str(path), "--out", str(run), "--quiet", "--resume",
              "--set", f"seed={seed}", "trainer.progress_bar=false", *extra],
             threads,
         )  # fmt: skip
         done.write_text(f"{time.perf_counter() - t0:.1f}\n")
     res: dict = {"config": config, "seed": seed, "train_s": float(done.read_text())}
-    occluded = {**_val_params(path), "val_occluder_probability": 1.0}
+    occluded = {**config_val_params(path), "val_occluder_probability": 1.0}
     for split, params in (("test", None), ("occluded", occluded)):
         target = run / f"eval_{split}.json"
         if not target.exists():
             args = ["eval", str(run / "checkpoints" / "best.ckpt"), "--quiet", "--out", str(target)]
             if params is not None:
                 args += ["--set", f"data.val_params={json.dumps(params)}"]
-            _posekit(args, threads)
+            run_posekit(args, threads)
         res[split] = json.loads(target.read_text())["metrics"]
     res["curve"] = _curve(run)
     return res
-
-
-def _mean_std(values: list[float], scale: float = 100.0) -> str:
-    v = [x * scale for x in values if x is not None and math.isfinite(x)]
-    if not v:
-        return "–"
-    m = sum(v) / len(v)
-    s = (sum((x - m) ** 2 for x in v) / (len(v) - 1)) ** 0.5 if len(v) > 1 else 0.0
-    return f"{m:.1f} ± {s:.1f}"
 
 
 def _plot(results: list[dict], path: Path) -> None:
@@ -142,13 +124,13 @@ def main() -> None:
         rs = [r for r in results if r["config"] == config]
         t = [r["test"] for r in rs]
         print(
-            f"| {config} | {len(rs)} | {_mean_std([x['pck_0.2'] for x in t])} | "
-            f"{_mean_std([x['pckh_0.5'] for x in t])} | "
-            f"{_mean_std([x['pck_0.2_occluded'] for x in t])} | "
-            f"{_mean_std([x['mean_error_px'] for x in t], 1.0)} | "
-            f"{_mean_std([x.get('lr_merged', math.nan) for x in t])} | "
-            f"{_mean_std([r['occluded']['pck_0.2'] for r in rs])} | "
-            f"{_mean_std([r['train_s'] for r in rs], 1 / 60)} |"
+            f"| {config} | {len(rs)} | {pct([x['pck_0.2'] for x in t])} | "
+            f"{pct([x['pckh_0.5'] for x in t])} | "
+            f"{pct([x['pck_0.2_occluded'] for x in t])} | "
+            f"{pct([x['mean_error_px'] for x in t], 1.0)} | "
+            f"{pct([x.get('lr_merged', math.nan) for x in t])} | "
+            f"{pct([r['occluded']['pck_0.2'] for r in rs])} | "
+            f"{pct([r['train_s'] for r in rs], 1 / 60)} |"
         )
     print("\nValidation PCK@0.2 (%) during training, mean over seeds:\n")
     for config in a.configs:
