@@ -17,6 +17,11 @@ What the inputs are depends on the checkpoint's task; its predictor (the task's
   ``--center u,v[,z]`` (a point in the hand; default: the nearest surface). Writes
   ``<stem>.json`` (3D hand joints, camera frame, metres) and ``<stem>.png`` (the joints over
   the depth map and in 3D).
+- ``pose3d``: images, one person per image unless ``--boxes`` gives person boxes, with
+  ``--K fx,fy,cx,cy`` for 3D in the camera frame (without it a 53° camera is assumed and only
+  root-relative joints are written). Writes ``<stem>.json`` (per person: 2D pixels, depth
+  relative to the pelvis, root-relative 3D and, with ``--K``, camera-frame 3D, metres) and
+  ``<stem>.png`` (the skeletons over the photo and each 3D pose from several viewpoints).
 
 Every input is checked before anything is written; a bad input names the file and the field
 and exits non-zero with nothing written. Outputs are written atomically.
@@ -38,6 +43,7 @@ examples:
   posekit predict pose2d.ckpt a.jpg b.png --boxes boxes.json --out pred/
   posekit predict runs/hand_v2v_tiny/checkpoints/best.ckpt depth.png --out pred/
   posekit predict hand.ckpt depth.png --K 588.0,587.1,320,240 --center 300,220 --out pred/
+  posekit predict runs/pose3d_volumetric_cpu/checkpoints/best.ckpt photo.jpg --K 1145,1144,512,515 --out pred/
 
 keypoints JSON (one object per image, or a list of them):
   {"skeleton": "coco17", "image_size": [H, W], "K": [[fx,0,cx],[0,fy,cy],[0,0,1]],
@@ -71,7 +77,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "--boxes", type=Path, default=None, help="pose2d: JSON of person boxes per image name"
     )
     p.add_argument(
-        "--K", default=None, metavar="FX,FY,CX,CY", help="hand: intrinsics of the depth maps"
+        "--K",
+        default=None,
+        metavar="FX,FY,CX,CY",
+        help="hand: intrinsics of the depth maps; pose3d: of the photos (absolute 3D)",
     )
     p.add_argument(
         "--center", default=None, metavar="U,V[,Z]", help="hand: a point in the hand (px, m)"
@@ -90,7 +99,7 @@ def run(args: argparse.Namespace) -> int:
         predictor, "camera_options", False
     ):
         raise ValueError(
-            f"--K / --center: for depth models (task hand); {args.checkpoint} is a "
+            f"--K / --center: for the hand and pose3d tasks; {args.checkpoint} is a "
             f"{predictor.task} model"
         )
     options = PredictOptions(

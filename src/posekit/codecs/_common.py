@@ -25,6 +25,7 @@ from torch import Tensor
 from posekit._checks import check_shape
 
 __all__ = [
+    "argmax_local_mean",
     "as_size",
     "check_float",
     "edge_scale",
@@ -132,3 +133,47 @@ def visible_mask(
     if not isinstance(visibility, Tensor):
         raise ValueError(f"{name}: expected a torch.Tensor, got {type(visibility).__name__}")
     return finite & (visibility.to(keypoints.device) > 0)
+
+
+def argmax_local_mean(volumes: Tensor, neighbourhood: int) -> tuple[Tensor, Tensor]:
+    """Argmax of each volume refined by the weighted mean of the window around it.
+
+    Shapes:
+        volumes: (B, J, D, H, W) axes (z, y, x).
+        returns: cells (B, J, 3) as (x, y, z) cell coordinates (cell centres at integers) and
+        confidences (B, J) = the maximum; in the dtype of ``volumes``.
+
+    Convention:
+        The mean weighs the cell centres of the ``neighbourhood``-cell window (per axis) around
+        the argmax by ``max(volume, 0)``; near the border the window shrinks, per axis, to the
+        largest one symmetric about the argmax (a one-sided window would pull the mean
+        inwards). A window of zero weights falls back to the argmax cell; ``neighbourhood``
+        1 is the plain argmax. On a clean Gaussian the mean is biased towards the argmax cell
+        but less than the argmax itself (sigma 1.7: at most 0.38 / 0.23 / 0.10 cell per axis
+        for 3 / 5 / 7-cell windows against 0.5). Pure maths, no NaN scan.
+    """
+    B, J, D, H, W = volumes.shape
+    flat = volumes.reshape(B, J, D * H * W)
+    confidences, flat_index = flat.max(dim=-1)  # (B, J)
+    sizes = torch.tensor([W, H, D], device=volumes.device)
+    argmax = torch.stack([flat_index % W, (flat_index // W) % H, flat_index // (W * H)], -1)
+    r = neighbourhood // 2
+    offsets = torch.arange(-r, r + 1, device=volumes.device)
+    window = argmax[..., None] + offsets  # (B, J, 3, n) cell indices per axis
+    radius = torch.minimum(argmax, sizes - 1 - argmax).clamp(max=r)  # (B, J, 3)
+    inside = offsets.abs() <= radius[..., None]  # (B, J, 3, n)
+    window = torch.minimum(window.clamp_min(0), (sizes - 1)[:, None])
+    wx, wy, wz = window.unbind(dim=-2)  # each (B, J, n)
+    mx, my, mz = inside.unbind(dim=-2)
+    index = (wz[..., :, None, None] * H + wy[..., None, :, None]) * W + wx[..., None, None, :]
+    values = flat.gather(-1, index.reshape(B, J, -1)).view(index.shape)  # (B, J, n, n, n)
+    mask = mz[..., :, None, None] & my[..., None, :, None] & mx[..., None, None, :]
+    w = values.clamp_min(0.0) * mask  # (B, J, n, n, n)
+    total = w.sum(dim=(-3, -2, -1))  # (B, J)
+    x = (w.sum(dim=(-3, -2)) * wx.to(volumes.dtype)).sum(-1)  # marginal over z, y; mean of x
+    y = (w.sum(dim=(-3, -1)) * wy.to(volumes.dtype)).sum(-1)
+    z = (w.sum(dim=(-2, -1)) * wz.to(volumes.dtype)).sum(-1)
+    ok = total > 0
+    safe_total = torch.where(ok, total, torch.ones_like(total))
+    mean = torch.stack([x, y, z], dim=-1) / safe_total[..., None]
+    return torch.where(ok[..., None], mean, argmax.to(volumes.dtype)), confidences

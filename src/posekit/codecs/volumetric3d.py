@@ -21,6 +21,7 @@ from torch import Tensor
 
 from posekit._checks import check_shape
 from posekit.codecs._common import (
+    argmax_local_mean,
     as_size,
     check_float,
     edge_scale,
@@ -73,6 +74,9 @@ class Volumetric3D:
         decode_method: ``"argmax"`` (default; matches training on these Gaussian targets) or
             ``"soft_argmax"`` (integral regression, differentiable).
         beta: inverse temperature of ``"soft_argmax"``.
+        neighbourhood: with ``"argmax"``, refine the argmax cell by the weighted mean of the
+            ``neighbourhood``-cell window around it (sub-voxel refinement,
+            `posekit.codecs._common.argmax_local_mean`); 1 (default): the cell centre.
     """
 
     heatmap_size: tuple[int, int, int]
@@ -81,8 +85,12 @@ class Volumetric3D:
     sigma: float = 2.0
     decode_method: DecodeVolumeMethod = "argmax"
     beta: float = 1.0
+    neighbourhood: int = 1
 
     def __post_init__(self) -> None:
+        n = self.neighbourhood
+        if isinstance(n, bool) or not isinstance(n, int) or n < 1 or n % 2 == 0:
+            raise ValueError(f"neighbourhood: expected an odd int >= 1, got {n!r}")
         object.__setattr__(self, "heatmap_size", as_size(self.heatmap_size, 3, "heatmap_size"))
         object.__setattr__(self, "input_size", as_size(self.input_size, 2, "input_size"))
         object.__setattr__(
@@ -169,20 +177,18 @@ class Volumetric3D:
             volume maximum; in the dtype of ``volumes``.
 
         Convention:
-            Pure maths, no NaN scan. ``"argmax"`` returns cell centres (not differentiable);
+            Pure maths, no NaN scan. ``"argmax"`` returns cell centres, refined within
+            ``neighbourhood`` (not differentiable);
             ``"soft_argmax"`` reads the volume as logits and is differentiable.
         """
         D, H, W = self.heatmap_size
         check_shape(volumes, "volumes", f"B J {D} {H} {W}")
         check_float(volumes, "volumes")
         B, J = volumes.shape[:2]
-        confidences, flat_index = volumes.reshape(B, J, D * H * W).max(dim=-1)  # (B, J)
         if self.decode_method == "soft_argmax":
+            confidences = volumes.reshape(B, J, D * H * W).amax(dim=-1)  # (B, J)
             cells = soft_argmax_3d(volumes, self.beta)  # (B, J, 3) x, y, z
         else:
-            ix = flat_index % W
-            iy = (flat_index // W) % H
-            iz = flat_index // (W * H)
-            cells = torch.stack([ix, iy, iz], dim=-1).to(volumes.dtype)
+            cells, confidences = argmax_local_mean(volumes, self.neighbourhood)
         xyz = self._from_cells(cells)
         return xyz[..., :2], xyz[..., 2], confidences

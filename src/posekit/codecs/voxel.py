@@ -19,6 +19,7 @@ from torch import Tensor
 
 from posekit._checks import check_shape
 from posekit.codecs._common import (
+    argmax_local_mean,
     as_size,
     check_float,
     gaussian_1d,
@@ -187,36 +188,7 @@ class VoxelCodec:
         dims = check_shape(heatmaps, "heatmaps", f"B J {S} {S} {S}")
         check_float(heatmaps, "heatmaps")
         self._check_reference(reference_m, dims)
-        B, J = heatmaps.shape[:2]
-        flat = heatmaps.reshape(B, J, S**3)
-        confidences, flat_index = flat.max(dim=-1)  # (B, J)
-        argmax = torch.stack([flat_index % S, (flat_index // S) % S, flat_index // S**2], -1)
-        r = self.neighbourhood // 2
-        offsets = torch.arange(-r, r + 1, device=heatmaps.device)
-        window = argmax[..., None] + offsets  # (B, J, 3, n) voxel indices per axis
-        # Near the border the window shrinks to the largest one *symmetric* about the argmax
-        # (radius min(r, i, S-1-i) per axis): a one-sided window would pull the mean inwards by
-        # up to a voxel, a symmetric one only shrinks the offset from the argmax voxel.
-        radius = torch.minimum(argmax, S - 1 - argmax).clamp(max=r)  # (B, J, 3)
-        inside = offsets.abs() <= radius[..., None]  # (B, J, 3, n)
-        window = window.clamp(0, S - 1)
-        wx, wy, wz = window.unbind(dim=-2)  # each (B, J, n)
-        mx, my, mz = inside.unbind(dim=-2)
-        index = (wz[..., :, None, None] * S + wy[..., None, :, None]) * S + wx[..., None, None, :]
-        values = flat.gather(-1, index.reshape(B, J, -1)).view(index.shape)  # (B, J, n, n, n)
-        mask = mz[..., :, None, None] & my[..., None, :, None] & mx[..., None, None, :]
-        w = values.clamp_min(0.0) * mask  # (B, J, n, n, n)
-        total = w.sum(dim=(-3, -2, -1))  # (B, J)
-        fx = wx.to(heatmaps.dtype)
-        fy = wy.to(heatmaps.dtype)
-        fz = wz.to(heatmaps.dtype)
-        x = (w.sum(dim=(-3, -2)) * fx).sum(-1)  # marginal over z, y, then mean of x
-        y = (w.sum(dim=(-3, -1)) * fy).sum(-1)
-        z = (w.sum(dim=(-2, -1)) * fz).sum(-1)
-        ok = total > 0
-        safe_total = torch.where(ok, total, torch.ones_like(total))
-        mean = torch.stack([x, y, z], dim=-1) / safe_total[..., None]
-        cells = torch.where(ok[..., None], mean, argmax.to(heatmaps.dtype))  # (B, J, 3)
+        cells, confidences = argmax_local_mean(heatmaps, self.neighbourhood)  # (B, J, 3)
         cube = self.cube_xyz_m(heatmaps)
         ref = reference_m.to(heatmaps)[:, None, :]
         keypoints_m = ref - cube / 2 + (cells + 0.5) * (cube / S)

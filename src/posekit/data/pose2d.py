@@ -308,7 +308,9 @@ class TopDownCrops(_PoseDataBase):
             return float("nan"), kind
         return float(max(box[2] - box[0], box[3] - box[1])), kind
 
-    def __getitem__(self, index: int) -> dict[str, Any]:
+    def person_crop(self, index: int) -> tuple[np.ndarray, dict[str, Any], Sample, AugmentParams]:
+        """Item ``index`` before the image is normalized: the (H, W, 3) uint8 crop, the item's
+        other fields (as `__getitem__`), its `Sample` and its augmentation."""
         i, p = self.index[index]
         s, kp_all, vis_all = self._sample(i)
         kp_img, vis_img = kp_all[p], vis_all[p]
@@ -317,6 +319,7 @@ class TopDownCrops(_PoseDataBase):
             raise ValueError(f"source[{i}] person {p}: no box and no labelled joint to crop")
         size = self.input_size_hw
         center, height = bbox_to_center_scale(torch.from_numpy(box), size)
+        params = self._params(index)
         crop, kp, vis, M = crop_and_augment(
             s.image,
             kp_img,
@@ -324,12 +327,11 @@ class TopDownCrops(_PoseDataBase):
             center,
             float(height) * self.padding,
             size,
-            self._params(index),
+            params,
             self.skeleton,
         )
         norm_px, kind = self._norm_length(s, p, box)
-        return {
-            "image": normalize_image(crop),
+        item = {
             "keypoints": torch.from_numpy(kp),
             "visibility": torch.from_numpy(vis),
             "target_weight": torch.from_numpy(self._weights(kp, vis, size)),
@@ -342,6 +344,11 @@ class TopDownCrops(_PoseDataBase):
             "sample_index": torch.tensor(i, dtype=torch.int64),
             "person_index": torch.tensor(p, dtype=torch.int64),
         }
+        return crop, item, s, params
+
+    def __getitem__(self, index: int) -> dict[str, Any]:
+        crop, item, _, _ = self.person_crop(index)
+        return {"image": normalize_image(crop), **item}
 
 
 class BottomUpImages(_PoseDataBase):

@@ -34,6 +34,7 @@ __all__ = [
     "export_checkpoint_onnx",
     "load_predictor",
     "output_names",
+    "parse_intrinsics_text",
 ]
 
 BACKENDS = ("torch", "onnx")
@@ -116,6 +117,21 @@ def output_names(inputs: Sequence[Path]) -> list[str]:
             for f, n in zip(resolved, names, strict=True)
         ]
     return names
+
+
+def parse_intrinsics_text(text: str) -> np.ndarray:
+    """``"fx,fy,cx,cy"`` (pixels, the ``--K`` of ``posekit predict``) as a (3, 3) matrix.
+
+    Raises:
+        ValueError: not four numbers with positive focal lengths.
+    """
+    try:
+        fx, fy, cx, cy = (float(v) for v in str(text).split(","))
+    except ValueError:
+        raise ValueError(f"--K: expected fx,fy,cx,cy (pixels), got {text!r}") from None
+    if not (fx > 0 and fy > 0 and np.isfinite([fx, fy, cx, cy]).all()):
+        raise ValueError(f"--K: expected positive focal lengths and finite numbers, got {text!r}")
+    return np.array([[fx, 0.0, cx], [0.0, fy, cy], [0.0, 0.0, 1.0]])
 
 
 def dump_json(doc: Any) -> bytes:

@@ -126,6 +126,7 @@ _BUILTIN: dict[str, str] = {
     "pose2d": "posekit.tasks.pose2d:TASK",
     "bottomup": "posekit.tasks.bottomup:TASK",
     "hand": "posekit.tasks.hand:TASK",
+    "pose3d": "posekit.tasks.pose3d:TASK",
 }
 _PENDING: dict[str, str] = dict(_BUILTIN)
 _LOADED: dict[str, TaskSpec] = {}

@@ -62,6 +62,9 @@ _LAZY_MODELS: dict[str, str] = {
     "v2v": "posekit.models.hand.v2v:V2VPoseNet",
     "depth_regression": "posekit.models.hand.depth_cnn:DepthRegression",
     "depth_heatmaps": "posekit.models.hand.depth_cnn:DepthHeatmaps",
+    "volumetric": "posekit.models.pose3d.volumetric:VolumetricPose",
+    "integral": "posekit.models.pose3d.integral:IntegralPose",
+    "direct": "posekit.models.pose3d.integral:DirectPose3D",
 }
 
 ModelT = TypeVar("ModelT", bound=type[nn.Module])

@@ -24,6 +24,7 @@ import torch
 from posekit.data.sample import Sample
 from posekit.data.synthetic.cameras import CameraSampler, project_points
 from posekit.data.synthetic.occluders import (
+    OCCLUDER_SHAPES,
     OccluderConfig,
     mask_box,
     paste_occluders,
@@ -109,6 +110,8 @@ class BodySceneGenerator:
             ``smpl24`` or ``anny24``.
         people: (min, max) number of people per image (default one).
         occluder_probability: chance that a sample gets occluders (default 0.5).
+        occluder_shapes: the occluder shapes drawn (a subset of `OCCLUDER_SHAPES`; default
+            all), e.g. shapes held out of a training augmentation for an unseen-occluder test.
         out_of_view: chance that the people are partly out of view (default 0).
         photo_probability: chance of a bundled-photo background instead of a procedural one.
         store_vertices: also store each person's vertices in camera metres (large).
@@ -126,6 +129,7 @@ class BodySceneGenerator:
         skeleton: str = "h36m17",
         people: tuple[int, int] = (1, 1),
         occluder_probability: float = 0.5,
+        occluder_shapes: tuple[str, ...] | list[str] | None = None,
         out_of_view: float = 0.0,
         photo_probability: float = 0.25,
         store_vertices: bool = False,
@@ -145,7 +149,8 @@ class BodySceneGenerator:
         self.size = (int(size[0]), int(size[1]))
         self.skeleton = skeleton
         self.people = (int(people[0]), int(people[1]))
-        self.occluders = OccluderConfig(probability=occluder_probability)
+        shapes = OCCLUDER_SHAPES if occluder_shapes is None else tuple(occluder_shapes)
+        self.occluders = OccluderConfig(probability=occluder_probability, shapes=shapes)
         self.cameras = CameraSampler(image_size=self.size, out_of_view=out_of_view)
         self.photo_probability = photo_probability
         self.store_vertices = store_vertices

@@ -18,7 +18,14 @@ import numpy as np
 import torch
 
 from posekit._io import atomic_write, remove_stale_temporaries
-from posekit.engine.predict import ModelInfo, PredictOptions, Runner, dump_json, output_names
+from posekit.engine.predict import (
+    ModelInfo,
+    PredictOptions,
+    Runner,
+    dump_json,
+    output_names,
+    parse_intrinsics_text,
+)
 from posekit.skeletons import get_skeleton
 from posekit.tasks.hand.codec import HandCodec
 from posekit.tasks.hand.config import HandCodecConfig
@@ -87,13 +94,7 @@ def parse_intrinsics(text: str | None, size: tuple[int, int]) -> np.ndarray:
 
     if text is None:
         return kinect_intrinsics(size)
-    try:
-        fx, fy, cx, cy = (float(v) for v in str(text).split(","))
-    except ValueError:
-        raise ValueError(f"--K: expected fx,fy,cx,cy (pixels), got {text!r}") from None
-    if not (fx > 0 and fy > 0 and np.isfinite([cx, cy]).all()):
-        raise ValueError(f"--K: expected positive focal lengths, got {text!r}")
-    return np.array([[fx, 0.0, cx], [0.0, fy, cy], [0.0, 0.0, 1.0]])
+    return parse_intrinsics_text(text)
 
 
 def parse_center(text: str | None) -> tuple[tuple[float, float], float | None] | None:

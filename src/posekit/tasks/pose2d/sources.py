@@ -42,6 +42,8 @@ def synthetic_body(
     people: Sequence[int] = (1, 1),
     occluder_probability: float = 0.5,
     val_occluder_probability: float | None = None,
+    occluder_shapes: Sequence[str] | None = None,
+    val_occluder_shapes: Sequence[str] | None = None,
     photo_probability: float = 0.25,
     hair_probability: float = 0.0,
     workers: int = 1,
@@ -59,6 +61,9 @@ def synthetic_body(
         occluder_probability: chance of occluders per image (training split);
             val_occluder_probability: of the validation split (None: the same; 1.0 gives
             the occluded benchmark split).
+        occluder_shapes, val_occluder_shapes: the occluder shapes of the training and the
+            validation split (`posekit.data.synthetic.occluders.OCCLUDER_SHAPES`; None: all;
+            validation None: the training split's), e.g. shapes unseen in training.
         photo_probability: chance of a bundled-photo background.
         hair_probability: chance of hair per person; > 0 also draws eyebrows and eyes (the
             cues of which way a person faces, `posekit.data.synthetic.head_cues`); 0: the
@@ -84,6 +89,11 @@ def synthetic_body(
         "occluder_probability": float(occ),
         "photo_probability": float(photo_probability),
     }
+    shapes = occluder_shapes
+    if split == "val" and val_occluder_shapes is not None:
+        shapes = val_occluder_shapes
+    if shapes is not None:  # absent when all: earlier recipes keep their cache folders
+        options["occluder_shapes"] = sorted(str(x) for x in shapes)
     if hair_probability > 0:  # absent when off: earlier recipes keep their cache folders
         options["hair_probability"] = float(hair_probability)
     size_hw = (int(size[0]), int(size[1]))
