@@ -44,6 +44,7 @@ def test_counts_and_registry() -> None:
         "hand21": 21,
         "nyu14": 14,
         "nyu36": 36,
+        "mpi_inf_3dhp17": 17,
     }
     assert {n: get_skeleton(n).num_joints for n in list_skeletons()} == expected
     with pytest.raises(KeyError, match="unknown skeleton 'mpi'"):

@@ -43,7 +43,7 @@ examples:
   posekit predict pose2d.ckpt a.jpg b.png --boxes boxes.json --out pred/
   posekit predict runs/hand_v2v_tiny/checkpoints/best.ckpt depth.png --out pred/
   posekit predict hand.ckpt depth.png --K 588.0,587.1,320,240 --center 300,220 --out pred/
-  posekit predict runs/pose3d_volumetric_cpu/checkpoints/best.ckpt photo.jpg --K 1145,1144,512,515 --out pred/
+  posekit predict pose3d.ckpt photo.jpg --K 1145,1144,512,515 --out pred/
 
 keypoints JSON (one object per image, or a list of them):
   {"skeleton": "coco17", "image_size": [H, W], "K": [[fx,0,cx],[0,fy,cy],[0,0,1]],

@@ -1,8 +1,8 @@
 """Keypoint layouts: the `Skeleton` dataclass and one module per named layout.
 
-Layouts: coco17, mpii16, lsp14, h36m17, smpl24, anny24, hand21, nyu14, nyu36. Joints are
-root-first with parents before children; datasets whose files use another order carry
-``native_joints``.
+Layouts: coco17, mpii16, lsp14, h36m17, smpl24, anny24, hand21, nyu14, nyu36, mpi_inf_3dhp17.
+Joints are root-first with parents before children; datasets whose files use another order
+carry ``native_joints``.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from posekit.skeletons.coco17 import COCO17
 from posekit.skeletons.h36m17 import H36M17
 from posekit.skeletons.hand21 import HAND21, NYU14, NYU14_FROM_36
 from posekit.skeletons.lsp14 import LSP14
+from posekit.skeletons.mpi_inf_3dhp17 import MPI_INF_3DHP17
 from posekit.skeletons.mpii16 import MPII16
 from posekit.skeletons.nyu36 import NYU36
 from posekit.skeletons.registry import (
@@ -32,6 +33,7 @@ __all__ = [
     "HAND21",
     "LSP14",
     "MPII16",
+    "MPI_INF_3DHP17",
     "NYU14",
     "NYU14_FROM_36",
     "NYU36",

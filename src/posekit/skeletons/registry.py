@@ -7,6 +7,7 @@ from posekit.skeletons.coco17 import COCO17
 from posekit.skeletons.h36m17 import H36M17
 from posekit.skeletons.hand21 import HAND21, NYU14
 from posekit.skeletons.lsp14 import LSP14
+from posekit.skeletons.mpi_inf_3dhp17 import MPI_INF_3DHP17
 from posekit.skeletons.mpii16 import MPII16
 from posekit.skeletons.nyu36 import NYU36
 from posekit.skeletons.skeleton import Skeleton
@@ -21,7 +22,8 @@ __all__ = [
 ]
 
 _SKELETONS: dict[str, Skeleton] = {
-    s.name: s for s in (COCO17, MPII16, LSP14, H36M17, SMPL24, ANNY24, HAND21, NYU14, NYU36)
+    s.name: s
+    for s in (COCO17, MPII16, LSP14, H36M17, SMPL24, ANNY24, HAND21, NYU14, NYU36, MPI_INF_3DHP17)
 }
 _BUILTIN = frozenset(_SKELETONS)
 
