@@ -67,7 +67,7 @@ def test_demo_quick_trains_evaluates_and_writes_a_report(
         torch.set_num_threads(before)
     out = capsys.readouterr().out
     steps = re.findall(r"^\[(\d)/(\d)\]", out, flags=re.M)
-    assert [int(a) for a, _ in steps] == [1, 2, 3, 4, 5, 6, 7], out
+    assert [int(a) for a, _ in steps] == [1, 2, 3, 4, 5, 6, 7, 8], out
     assert "MPJPE" in out
     index = tmp_path / "demo" / "report" / "index.html"
     assert f"Report: {index}" in out
@@ -76,12 +76,15 @@ def test_demo_quick_trains_evaluates_and_writes_a_report(
     assert "2D pose: Stacked Hourglass" in html and "pck_0.2" in html
     assert "3D hands from depth: v2v tiny" in html and "mean_joint_error_mm" in html
     assert re.search(r"unseen hands: mean joint error \d+\.\d mm", out), out
+    assert "3D pose from images: integral tiny" in html and "pa_mpjpe_mm" in html
+    assert re.search(r"unseen people: MPJPE \d+ mm, PA-MPJPE \d+ mm", out), out
     for src in re.findall(r'src="([^"]+)"', html):
         assert (index.parent / src).is_file(), src
     assert len(re.findall(r"<img ", html)) >= 6
     assert (tmp_path / "demo" / "lift" / "checkpoints" / "best.ckpt").is_file()
     assert (tmp_path / "demo" / "pose2d" / "checkpoints" / "best.ckpt").is_file()
     assert (tmp_path / "demo" / "hand" / "checkpoints" / "best.ckpt").is_file()
+    assert (tmp_path / "demo" / "pose3d" / "checkpoints" / "best.ckpt").is_file()
     from posekit.data.lifting.pools import shared_data_dir
 
     if (shared_data_dir() / "real" / "mmpose_samples" / "coco").is_dir():

@@ -49,6 +49,9 @@ class DemoSizes:
     hand_train: int = 1024
     hand_val: int = 128
     hand_steps: int = 150
+    pose3d_train: int = 1024
+    pose3d_val: int = 128
+    pose3d_steps: int = 300
     pictures: int = 4
     extra: dict[str, Any] = field(default_factory=dict)
 
@@ -64,6 +67,9 @@ QUICK = DemoSizes(
     hand_train=8,
     hand_val=4,
     hand_steps=3,
+    pose3d_train=8,
+    pose3d_val=4,
+    pose3d_steps=3,
     pictures=2,
 )
 
@@ -227,6 +233,7 @@ def run(args: argparse.Namespace) -> int:
 
     from posekit.cli._demo_hand import run_hand
     from posekit.cli._demo_pose2d import run_pose2d
+    from posekit.cli._demo_pose3d import run_pose3d
     from posekit.viz.metric_plots import plot_training_curves
     from posekit.viz.report import Report
 
@@ -244,7 +251,7 @@ def run(args: argparse.Namespace) -> int:
     if out.exists():
         shutil.rmtree(out)
     out.mkdir(parents=True)
-    say = _Progress(7)
+    say = _Progress(8)
     print(f"posekit demo: seed {args.seed}, writing to {out}" + (" (quick)" if args.quick else ""))
     data = _synthesize(out / "data", sizes, args.seed, say)
     lift = _train_lifter(out, sizes, args.seed, say)
@@ -252,6 +259,7 @@ def run(args: argparse.Namespace) -> int:
     lifted = _lift_rendered(data["bodies"], lift["result"].best_checkpoint, sizes, say)
     pose2d = run_pose2d(out, sizes, args.seed, say, lift["result"].best_checkpoint)
     hand = run_hand(out, sizes, args.seed, say)
+    pose3d = run_pose3d(out, sizes, args.seed, say)
 
     say("writing the report")
     rep = Report("posekit demo: synthetic humans, trained and measured")
@@ -291,10 +299,12 @@ def run(args: argparse.Namespace) -> int:
             rep.add_image(cmp, "Lifted pose (colour) over the rendered person's 3D joints (grey)")
     pose2d["add_to_report"](rep)
     hand["add_to_report"](rep)
+    pose3d["add_to_report"](rep)
     index = rep.write(out / "report")
     print(f"\ndone in {time.perf_counter() - say.t0:.0f} s. Report: {index}")
     print(f"lifter checkpoint: {r.best_checkpoint}")
     if pose2d.get("checkpoint"):
         print(f"2D pose checkpoint: {pose2d['checkpoint']}")
     print(f"hand checkpoint: {hand['checkpoint']}")
+    print(f"3D pose checkpoint: {pose3d['checkpoint']}")
     return 0

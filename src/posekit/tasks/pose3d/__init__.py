@@ -31,5 +31,5 @@ TASK = TaskSpec(
     codec=Pose3DCodecConfig,
     eval=Pose3DEvalConfig,
     models=("volumetric", "integral", "direct"),
-    demo_config="pose3d_volumetric_tiny.yaml",
+    demo_config="pose3d_integral_cpu.yaml",
 )
