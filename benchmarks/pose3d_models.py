@@ -226,8 +226,11 @@ def main() -> None:
         futures = [pool.submit(_run, r, s, a.out, a.steps, a.threads) for r, s in todo]
         results = [f.result() for f in futures]
     print(f"seeds {a.seeds}; {a.steps} steps; {a.threads} thread(s) per run, {a.jobs} at once\n")
-    for split, title in (("val", "validation split (512 people, no occluders)"),
-                         ("occluded", "occluded split (the same people, unseen occluders)")):  # fmt: skip
+    splits = (
+        ("val", "validation split (512 people, no occluders)"),
+        ("occluded", "occluded split (the same people, unseen occluders)"),
+    )
+    for split, title in splits:
         print(f"{title}:\n\n{HEADER}")
         for name in a.runs:
             rs = [r for r in results if r["run"] == name]
