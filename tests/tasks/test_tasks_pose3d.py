@@ -274,7 +274,7 @@ def _config(name: str, params: dict, extra: tuple[str, ...] = ()) -> object:
     "name",
     ["pose3d_volumetric_cpu.yaml", "pose3d_integral_cpu.yaml", "pose3d_direct_cpu.yaml"],
 )
-def test_each_pose3d_model_trains_and_evaluates(
+def test_each_pose3d_model_trains_evaluates_and_exports(
     name: str, body_params: dict, tmp_path: Path, one_thread
 ) -> None:
     from posekit.engine.checkpoint import load_checkpoint
@@ -291,6 +291,10 @@ def test_each_pose3d_model_trains_and_evaluates(
     for key in ("mpjpe_mm", "pa_mpjpe_mm", "mpjpe_gt_root_mm", "root_error_mm", "abs_mpjpe_mm"):
         assert np.isfinite(m[key]) and m[key] > 0, key
     assert m["pa_mpjpe_mm"] <= m["mpjpe_mm"] + 1e-6
+    from posekit.engine.predict import export_checkpoint_onnx
+
+    diff = export_checkpoint_onnx(result.best_checkpoint, tmp_path / "model.onnx")
+    assert diff <= 1e-4 and (tmp_path / "model.onnx").is_file()
 
 
 @pytest.fixture(scope="module")
@@ -364,10 +368,17 @@ def test_predict_refuses_bad_photo_inputs(
         assert not out.exists() or not any(out.iterdir())
 
 
-def test_volumetric_exports_to_onnx_with_parity(
-    volumetric_checkpoint: Path, tmp_path: Path
+def test_volumetric_predicts_alike_in_torch_and_onnx_runtime(
+    volumetric_checkpoint: Path, body_params: dict, tmp_path: Path
 ) -> None:
-    from posekit.engine.predict import export_checkpoint_onnx
+    from posekit.data.datasets import SyntheticDataset
+    from posekit.engine.predict import export_checkpoint_onnx, load_predictor
 
     diff = export_checkpoint_onnx(volumetric_checkpoint, tmp_path / "vol.onnx")
-    assert diff <= 1e-4 and (tmp_path / "vol.onnx").is_file()
+    assert diff <= 1e-4
+    s = SyntheticDataset(Path(body_params["root"]) / "val")[1]
+    K = s.K.astype(np.float64)
+    a = load_predictor(volumetric_checkpoint).predict(s.image, s.bbox[:1], K)
+    b = load_predictor(tmp_path / "vol.onnx").predict(s.image, s.bbox[:1], K)
+    # argmax readout: the same cells unless two are within 1e-4 of each other
+    assert np.median(np.abs(a.joints3d_cam_m - b.joints3d_cam_m)) < 1e-4
