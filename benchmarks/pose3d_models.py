@@ -13,7 +13,8 @@ uses: blobs and the gift-box cut-out). The ``lift2d`` route chains
 same metrics. Reported: mean ± std over seeds of MPJPE (root-relative, the root placed in depth
 by the training set's mean bone lengths), PA-MPJPE, MPJPE at the true root depth, 3DPCK@150 mm,
 root position error and absolute MPJPE (root translation by least squares from the 2D), the 2D
-error and the depth error; the occluded split; the validation curves.
+error and the depth error; the occluded split; the validation curves; and, when
+``../shared/data`` is present, each run on the project's four real Human3.6M frames.
 
     .venv/bin/python benchmarks/pose3d_models.py [--runs volumetric integral direct lift2d
         volumetric_noc2f integral_noocc] [--seeds 0] [--steps 3000] [--jobs 1] [--threads 2]
@@ -83,6 +84,27 @@ def _eval(run: Path, name: str, params: dict | None, threads: int) -> dict:
     return json.loads(target.read_text())
 
 
+def _h36m_frames(run: Path, threads: int) -> dict | None:
+    """The run scored on the project's four real Human3.6M frames (``../shared/data``; None
+    when absent): how far synthetic-only training transfers, on a very small sample."""
+    from posekit.data.lifting.pools import shared_data_dir
+
+    folder = shared_data_dir() / "real" / "mmpose_samples" / "h36m"
+    if not (folder / "test_h36m_body3d.npz").is_file():
+        return None
+    target = run / "eval_h36m_frames.json"
+    if not target.exists():
+        params = {
+            "annotations": str(folder / "test_h36m_body3d.npz"),
+            "cameras": str(folder / "cameras.pkl"),
+        }
+        args = ["eval", str(run / "checkpoints" / "best.ckpt"), "--quiet", "--out", str(target),
+                "--data", "h36m_images", "--set", f"data.val_params={json.dumps(params)}",
+                "data.val_size=0"]  # fmt: skip
+        run_posekit(args, threads)
+    return json.loads(target.read_text())["metrics"]
+
+
 def _run(name: str, seed: int, out: Path, steps: int, threads: int) -> dict:
     if name == "lift2d":
         return _run_lift2d(seed, out, steps, threads)
@@ -97,6 +119,7 @@ def _run(name: str, seed: int, out: Path, steps: int, threads: int) -> dict:
         "train_s": train_s,
         "val": _eval(run, "val", None, threads)["metrics"],
         "occluded": _eval(run, "occluded", occluded, threads)["metrics"],
+        "h36m": _h36m_frames(run, threads),
         "curve": _curve(run),
     }
 
@@ -235,6 +258,19 @@ def main() -> None:
         for name in a.runs:
             rs = [r for r in results if r["run"] == name]
             print(_row(name, rs, split))
+        print()
+    real = [r for r in results if r.get("h36m")]
+    if real:
+        print("The four real Human3.6M frames of ../shared/data (S1, S5, S7, S8; a sanity check,")
+        print("not a benchmark), mean over seeds:\n")
+        print("| route | MPJPE mm | PA-MPJPE mm | MPJPE, true root depth mm | 2D error px |")
+        print("|---|--:|--:|--:|--:|")
+        for name in a.runs:
+            h = [r["h36m"] for r in real if r["run"] == name]
+            if h:
+                keys = ("mpjpe_mm", "pa_mpjpe_mm", "mpjpe_gt_root_mm", "mean_error_px")
+                cells = [mean_std([x[k] for x in h]) for k in keys]
+                print(f"| {name} | " + " | ".join(cells) + " |")
         print()
     print("Validation MPJPE (mm) during training, mean over seeds:\n")
     for name in a.runs:
