@@ -90,8 +90,9 @@ PROTOCOL_1 = H36MProtocol(
 PROTOCOL_2 = H36MProtocol(
     "protocol2", TRAIN_SUBJECTS, TEST_SUBJECTS, "pa_mpjpe",
     "PA-MPJPE (mm): MPJPE after a rigid alignment with scale (Procrustes) to the ground truth; "
-    "the same split as protocol 1 (as Martinez et al. 2017 and VideoPose3D; some older papers "
-    "tested on S11's frontal camera only).",
+    "the same split as protocol 1 (as Martinez et al. 2017 and VideoPose3D; the image-based "
+    "models of HMR and its successors test S9 and S11's frontal camera only, "
+    "posekit.data.datasets.h36m_images).",
 )  # fmt: skip
 
 
