@@ -49,9 +49,9 @@ class DemoSizes:
     hand_train: int = 1024
     hand_val: int = 128
     hand_steps: int = 150
-    pose3d_train: int = 1024
+    pose3d_train: int = 512
     pose3d_val: int = 128
-    pose3d_steps: int = 300
+    pose3d_steps: int = 200
     pictures: int = 4
     extra: dict[str, Any] = field(default_factory=dict)
 
