@@ -89,7 +89,9 @@ class IntegralConfig:
     },
 )
 class IntegralPose(ImageModel):
-    """ResNet + deconvolution head to per-joint volumes of logits (module docstring).
+    """Integral regression: ResNet + deconvolution head to per-joint volumes of logits.
+
+    See the module docstring.
 
     Shapes:
         image: (B, 3, H, W) → ``{"volumes": (B, J, D, h, w)}``.
@@ -166,7 +168,9 @@ class DirectConfig:
     },
 )
 class DirectPose3D(ImageModel):
-    """Pooled ResNet features → MLP → normalised (x, y, depth) per joint (module docstring).
+    """Direct 3D regression: pooled ResNet features → MLP → (x, y, depth) per joint.
+
+    See the module docstring.
 
     Shapes:
         image: (B, 3, H, W) → ``{"coords": (B, J, 3)}``.

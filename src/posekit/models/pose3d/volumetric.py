@@ -74,7 +74,9 @@ class VolumetricConfig:
     },
 )
 class VolumetricPose(ImageModel):
-    """Stacked hourglass with per-stack volumetric heads (see the module docstring).
+    """Coarse-to-fine volumetric heatmaps: a stacked hourglass with per-stack 3D volumes.
+
+    See the module docstring.
 
     Shapes:
         image: (B, 3, H, W).
