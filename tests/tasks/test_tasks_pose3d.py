@@ -382,3 +382,35 @@ def test_volumetric_predicts_alike_in_torch_and_onnx_runtime(
     b = load_predictor(tmp_path / "vol.onnx").predict(s.image, s.bbox[:1], K)
     # argmax readout: the same cells unless two are within 1e-4 of each other
     assert np.median(np.abs(a.joints3d_cam_m - b.joints3d_cam_m)) < 1e-4
+
+
+@pytest.mark.parametrize("readout", ["heatmap", "integral"])
+def test_the_flip_test_maps_the_mirrored_prediction_back(readout: str) -> None:
+    from posekit.data.transforms import flip_image, flip_permutation
+
+    codec = _codec({"volumes": (1, 17, 16, 16, 16)}, readout)
+    vc = codec.volume_codecs[-1]
+    kp, dz, w = _targets(B=1)
+    perm = flip_permutation("h36m17")
+    # the mirror image's joints, 4 px further right there (4 px left once mapped back)
+    kp_m = torch.stack([63 - kp[..., 0] + 4, kp[..., 1]], -1)[:, perm]
+    images = torch.randn(1, 3, 64, 64)
+
+    def volumes(k: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
+        v, _ = vc.encode(k, z, w)
+        return v if readout == "heatmap" else v.clamp_min(1e-30).log()
+
+    def net(x: torch.Tensor) -> dict:
+        mirrored = torch.equal(x, flip_image(images))
+        return {"volumes": volumes(kp_m, dz[:, perm]) if mirrored else volumes(kp, dz)}
+
+    xy, z, _ = codec.predict(net, images, flip_test=False)
+    xy_f, z_f, _ = codec.predict(net, images, flip_test=True)
+    # the mirrored crop's prediction, mapped back, is averaged with the crop's own: x moves
+    # by half the 4 px, y and the depth stay (argmax + a 3-cell mean of the averaged volume:
+    # within a quarter cell, 1 px, of the midpoint of the two peaks one cell apart)
+    shift = xy_f - xy
+    tol = 1.1 if readout == "heatmap" else 1e-3
+    assert (shift[..., 0] + 2).abs().max() < tol, shift[..., 0]
+    assert shift[..., 1].abs().max() < tol
+    assert (z_f - z).abs().max() < 1e-3
