@@ -408,10 +408,11 @@ def test_the_flip_test_maps_the_mirrored_prediction_back(readout: str) -> None:
     xy_f, z_f, _ = codec.predict(net, images, flip_test=True)
     # the mirrored crop's prediction, mapped back, is averaged with the crop's own: x moves
     # by half the 4 px, y and the depth stay (argmax + a 3-cell mean of the averaged volume:
-    # within 1.5 px, 3/8 of a cell, of the midpoint of the two peaks one cell apart; a flip
-    # mapped back wrongly moves joints by tens of pixels)
+    # within 1.5 px, 3/8 of a cell, of the midpoint of the two peaks one cell apart; soft-argmax
+    # exactly, but for Gaussians cut by the volume's edge: 0.5 px; a flip mapped back wrongly
+    # moves joints by tens of pixels)
     shift = xy_f - (xy if readout == "integral" else kp)
-    tol = 1.5 if readout == "heatmap" else 1e-3
+    tol = 1.5 if readout == "heatmap" else 0.5
     assert (shift[..., 0] + 2).abs().max() < tol, shift[..., 0]
     assert shift[..., 1].abs().max() < tol
     assert (z_f - z).abs().max() < 1e-3
