@@ -17,8 +17,11 @@ error and the depth error; the occluded split; the validation curves; and, when
 ``../shared/data`` is present, each run on the project's four real Human3.6M frames.
 
     .venv/bin/python benchmarks/pose3d_models.py [--runs volumetric integral direct lift2d
-        volumetric_noc2f integral_noocc] [--seeds 0] [--steps 3000] [--jobs 1] [--threads 2]
-        [--out runs/pose3d_models] [--pictures 4]
+        volumetric_noc2f integral_noocc integral_6000] [--seeds 0] [--steps 3000] [--jobs 1]
+        [--threads 2] [--out runs/pose3d_models] [--pictures 4]
+
+``volumetric_noc2f`` has 32 depth bins on both stacks (no coarse-to-fine), ``integral_noocc``
+no occlusion augmentation, ``integral_6000`` twice the steps (the plateau check).
 
 Runs that finished are reused (delete their folder to rerun); a killed run resumes.
 """
@@ -42,6 +45,8 @@ RUNS: dict[str, tuple[str, list[str]]] = {
     "direct": ("pose3d_direct_cpu", []),
     "volumetric_noc2f": ("pose3d_volumetric_cpu", ["model.overrides.depth_bins=[32,32]"]),
     "integral_noocc": ("pose3d_integral_cpu", ["codec.occlusion_probability=0"]),
+    # the plateau check: the integral recipe with twice the steps (its own cosine schedule)
+    "integral_6000": ("pose3d_integral_cpu", ["trainer.max_steps=6000", "trainer.val_every=500"]),
 }
 LIFT2D = ("pose2d_h36m17_cpu", "lift_martinez_tiny")
 DEFAULT_RUNS = ("volumetric", "integral", "direct", "lift2d")
