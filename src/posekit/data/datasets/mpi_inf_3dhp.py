@@ -171,7 +171,8 @@ def _read_hdf5(path: Path, names: Sequence[str]) -> dict[str, tuple[np.ndarray, 
         import h5py
     except ImportError:
         raise ImportError(
-            f"{path}: a MATLAB v7.3 (HDF5) file; reading it needs h5py: pip install h5py"
+            f"{path}: a MATLAB v7.3 (HDF5) file; reading it needs h5py: pip install h5py "
+            "(or posekit[datasets])"
         ) from None
     out, groups = {}, []
     try:
