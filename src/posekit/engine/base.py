@@ -221,6 +221,16 @@ class TaskModule(L.LightningModule):
         if self.global_step >= self.experiment.trainer.max_steps:
             self.trainer.should_stop = True
 
+    def log_loss_terms(self, terms: Mapping[str, Tensor], batch_size: int) -> Tensor:
+        """Log ``terms["loss"]`` as ``train/loss`` (progress bar) and every other term as
+        ``train/<name>``, and the learning rate; returns the loss."""
+        self.log("train/loss", terms["loss"], prog_bar=True, batch_size=batch_size)
+        for k, v in terms.items():
+            if k != "loss":
+                self.log(f"train/{k}", v, batch_size=batch_size)
+        self.log_lr()
+        return terms["loss"]
+
     def log_lr(self) -> None:
         """Log the current learning rate as ``train/lr``."""
         opt = self.optimizers()

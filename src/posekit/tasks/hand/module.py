@@ -108,13 +108,7 @@ class HandModule(ImageTaskModule):
     def training_step(self, batch: Mapping[str, Any], batch_idx: int) -> Tensor:
         out = self.model(**{self.input_kind: batch[self.input_kind]})
         terms = self.codec.loss(out, batch["keypoints"], batch["reference"], self.experiment.loss)
-        B = batch["keypoints"].shape[0]
-        self.log("train/loss", terms["loss"], prog_bar=True, batch_size=B)
-        for k, v in terms.items():
-            if k != "loss":
-                self.log(f"train/{k}", v, batch_size=B)
-        self.log_lr()
-        return terms["loss"]
+        return self.log_loss_terms(terms, batch["keypoints"].shape[0])
 
     @torch.no_grad()
     def predict_joints(self, x: Tensor, reference_m: Tensor) -> tuple[Tensor, Tensor]:

@@ -31,6 +31,7 @@ __all__ = [
     "Pose2DPredictor",
     "boxes_for_inputs",
     "check_boxes",
+    "person_crops",
     "read_boxes",
 ]
 
@@ -136,6 +137,45 @@ def check_boxes(boxes: np.ndarray, image_hw: tuple[int, int], where: str) -> Non
                 f"{where}: box {k} [{x0:g}, {y0:g}, {x1:g}, {y1:g}] lies outside the image "
                 f"({W}x{H})"
             )
+
+
+def person_crops(
+    image: np.ndarray,
+    boxes: np.ndarray | None,
+    input_size: tuple[int, int],
+    skeleton: str,
+    padding: float = 1.25,
+) -> tuple[torch.Tensor, torch.Tensor, np.ndarray]:
+    """The model inputs of the people in ``boxes``, cut as in training (no augmentation).
+
+    ``boxes`` None: the whole image is one person's box, without padding.
+
+    Shapes:
+        image: (H, W, 3) uint8 RGB; boxes: (P, 4) pixels or None -> normalized crops
+        (P, 3, h, w), crop -> image affines (P, 2, 3), the boxes used (P, 4).
+    """
+    from posekit.data.pose2d import normalize_image
+    from posekit.data.transforms import AugmentParams, crop_and_augment
+    from posekit.geometry.crops import bbox_to_center_scale, invert_affine
+
+    H, W = image.shape[:2]
+    if boxes is None:
+        boxes, padding = np.array([[0.0, 0.0, W - 1.0, H - 1.0]]), 1.0
+    boxes = np.asarray(boxes, np.float64).reshape(-1, 4)
+    J = get_skeleton(skeleton).num_joints
+    crops, inverses = [], []
+    for box in boxes:
+        center, height = bbox_to_center_scale(torch.from_numpy(box), input_size)
+        crop, _, _, M = crop_and_augment(
+            image, np.zeros((J, 2)), np.zeros(J, bool), center, float(height) * padding,
+            input_size, AugmentParams(), skeleton,
+        )  # fmt: skip
+        crops.append(normalize_image(crop))
+        inverses.append(invert_affine(M).float())
+    if not crops:
+        h, w = input_size
+        return torch.zeros(0, 3, h, w), torch.zeros(0, 2, 3), boxes
+    return torch.stack(crops), torch.stack(inverses), boxes
 
 
 @dataclass
@@ -271,29 +311,15 @@ class Pose2DPredictor(KeypointImagePredictor):
         Shapes:
             image: (H, W, 3) uint8 RGB; boxes: (P, 4) pixels or None.
         """
-        from posekit.data.pose2d import normalize_image
-        from posekit.data.transforms import AugmentParams, crop_and_augment
-        from posekit.geometry.crops import apply_affine, bbox_to_center_scale, invert_affine
+        from posekit.geometry.crops import apply_affine
 
-        H, W = image.shape[:2]
-        if boxes is None:
-            boxes, padding = np.array([[0.0, 0.0, W - 1.0, H - 1.0]]), 1.0
-        boxes = np.asarray(boxes, np.float64).reshape(-1, 4)
+        images, inverses, boxes = person_crops(
+            image, boxes, self.input_size, self.skeleton, padding
+        )
         J = get_skeleton(self.skeleton).num_joints
-        crops, inverses = [], []
-        for box in boxes:
-            center, height = bbox_to_center_scale(torch.from_numpy(box), self.input_size)
-            crop, _, _, M = crop_and_augment(
-                image, np.zeros((J, 2)), np.zeros(J, bool), center, float(height) * padding,
-                self.input_size, AugmentParams(), self.skeleton,
-            )  # fmt: skip
-            crops.append(normalize_image(crop))
-            inverses.append(invert_affine(M).float())
-        if not crops:
+        if len(boxes) == 0:
             empty = np.zeros((0, J))
             return Pose2DPrediction(self.skeleton, np.zeros((0, J, 2)), empty, boxes)
-        images = torch.stack(crops)
         kp, scores = self.codec(images).predict(self.network, images, self.flip_test)
-        A = torch.stack(inverses)  # (P, 2, 3) crop -> image
-        kp_img = apply_affine(kp.float(), A)
+        kp_img = apply_affine(kp.float(), inverses)
         return Pose2DPrediction(self.skeleton, kp_img.numpy(), scores.float().numpy(), boxes)

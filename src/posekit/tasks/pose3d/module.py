@@ -149,13 +149,7 @@ class Pose3DModule(ImageTaskModule):
             batch["target_weight"],
             self.experiment.loss,
         )
-        B = batch["image"].shape[0]
-        self.log("train/loss", terms["loss"], prog_bar=True, batch_size=B)
-        for k, v in terms.items():
-            if k != "loss":
-                self.log(f"train/{k}", v, batch_size=B)
-        self.log_lr()
-        return terms["loss"]
+        return self.log_loss_terms(terms, batch["image"].shape[0])
 
     @torch.no_grad()
     def predict_crops(self, images: Tensor) -> tuple[Tensor, Tensor, Tensor]:

@@ -29,7 +29,12 @@ from posekit.engine.predict import (
     parse_intrinsics_text,
 )
 from posekit.skeletons import get_skeleton
-from posekit.tasks.pose2d.predictor import boxes_for_inputs, check_boxes, read_boxes
+from posekit.tasks.pose2d.predictor import (
+    boxes_for_inputs,
+    check_boxes,
+    person_crops,
+    read_boxes,
+)
 from posekit.tasks.pose3d.codec import Pose3DCodec
 from posekit.tasks.pose3d.config import Pose3DCodecConfig
 from posekit.viz._figure import save_png
@@ -185,33 +190,21 @@ class Pose3DPredictor:
             image: (H, W, 3) uint8 RGB; boxes: (P, 4) pixels or None; K: (3, 3) or None
             (`default_intrinsics`).
         """
-        from posekit.data.pose2d import normalize_image
-        from posekit.data.transforms import AugmentParams, crop_and_augment
-        from posekit.geometry.crops import apply_affine, bbox_to_center_scale, invert_affine
+        from posekit.geometry.crops import apply_affine
         from posekit.tasks.pose3d.evaluation import camera_joints
 
         H, W = image.shape[:2]
         K_given = K is not None
         K = np.asarray(K if K is not None else default_intrinsics((H, W)), np.float64)
-        if boxes is None:
-            boxes, padding = np.array([[0.0, 0.0, W - 1.0, H - 1.0]]), 1.0
-        boxes = np.asarray(boxes, np.float64).reshape(-1, 4)
+        images, inverses, boxes = person_crops(
+            image, boxes, self.input_size, self.skeleton, padding
+        )
         J = get_skeleton(self.skeleton).num_joints
         if len(boxes) == 0:
             z2, z1, z3 = np.zeros((0, J, 2)), np.zeros((0, J)), np.zeros((0, J, 3))
             return Pose3DPrediction(self.skeleton, z2, z1, z3, z3, z1, boxes, K, K_given)
-        crops, inverses = [], []
-        for box in boxes:
-            center, height = bbox_to_center_scale(torch.from_numpy(box), self.input_size)
-            crop, _, _, M = crop_and_augment(
-                image, np.zeros((J, 2)), np.zeros(J, bool), center, float(height) * padding,
-                self.input_size, AugmentParams(), self.skeleton,
-            )  # fmt: skip
-            crops.append(normalize_image(crop))
-            inverses.append(invert_affine(M).float())
-        images = torch.stack(crops)
         kp, dz, conf = self.codec.predict(self.network, images, self.flip_test)
-        kp_img = apply_affine(kp.float(), torch.stack(inverses)).double()
+        kp_img = apply_affine(kp.float(), inverses).double()
         Kt = torch.from_numpy(K)[None].expand(len(boxes), 3, 3)
         rel, cam = camera_joints(kp_img, dz.double(), Kt, self.skeleton, self.bone_lengths)
         return Pose3DPrediction(
